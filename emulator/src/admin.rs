@@ -1,0 +1,118 @@
+//! `/_emulator/*`: the emulator's own API for developers, tests and QA (not an AWS API).
+//!
+//! | route                    | what                                                   |
+//! |--------------------------|--------------------------------------------------------|
+//! | `GET  /health`           | version, services, uptime, endpoint, clock             |
+//! | `POST /reset`            | wipe all state (schema stays)                          |
+//! | `GET  /mailbox`          | mail/SMS sent, newest first; `?address=` `&limit=`     |
+//! | `GET  /clock`            | current emulator time                                  |
+//! | `POST /clock`            | advance: `{"advance": "90s"}` or `?advance=1h`         |
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::SecondsFormat;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::state::Emu;
+
+pub fn router() -> Router<Arc<Emu>> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/reset", post(reset))
+        .route("/mailbox", get(mailbox))
+        .route("/clock", get(clock).post(advance_clock))
+}
+
+fn now(emu: &Emu) -> String {
+    emu.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+async fn health(State(emu): State<Arc<Emu>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "running",
+        "version": env!("CARGO_PKG_VERSION"),
+        "services": crate::services::NAMES,
+        "uptimeSeconds": emu.started.elapsed().as_secs_f64(),
+        "endpoint": emu.endpoint,
+        "region": emu.config.region,
+        "account": emu.config.account,
+        "clock": now(&emu),
+    }))
+}
+
+async fn reset(State(emu): State<Arc<Emu>>) -> Response {
+    match emu.store.reset().await {
+        Ok(()) => Json(json!({"reset": true})).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct MailboxQuery {
+    address: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn mailbox(State(emu): State<Arc<Emu>>, Query(q): Query<MailboxQuery>) -> Response {
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    match emu.store.mailbox(q.address.as_deref(), limit).await {
+        Ok(mail) => Json(json!({ "messages": mail })).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn clock(State(emu): State<Arc<Emu>>) -> Json<serde_json::Value> {
+    Json(json!({ "now": now(&emu), "frozen": emu.clock.is_frozen() }))
+}
+
+#[derive(Deserialize, Default)]
+struct Advance {
+    advance: Option<String>,
+}
+
+async fn advance_clock(
+    State(emu): State<Arc<Emu>>,
+    Query(q): Query<Advance>,
+    body: Option<Json<Advance>>,
+) -> Response {
+    let Some(text) = q.advance.or_else(|| body.and_then(|Json(b)| b.advance)) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "give `advance`, e.g. {\"advance\": \"90s\"}"})),
+        )
+            .into_response();
+    };
+    let by = match humantime::parse_duration(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("bad duration {text:?}: {e}")})),
+            )
+                .into_response();
+        }
+    };
+    let Ok(by) = chrono::Duration::from_std(by) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "duration out of range"})),
+        )
+            .into_response();
+    };
+    emu.clock.advance(by);
+    Json(json!({ "now": now(&emu), "frozen": emu.clock.is_frozen() })).into_response()
+}

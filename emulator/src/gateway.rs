@@ -1,0 +1,343 @@
+//! The one HTTP entry point: every request on the port comes here, is classified by protocol,
+//! authenticated, and handed to its service; the service's result (or error) is rendered by
+//! that protocol and stamped with request-id headers.
+//!
+//! Classification, first match wins (design.md §2):
+//! 1. `/_emulator/…` → the admin API;
+//! 2. `X-Amz-Target: Prefix.Op` → a JSON-protocol service by prefix;
+//! 3. SigV4 scope `s3` → S3;
+//! 4. a form body (or `?Action=` on `/`) → a query-protocol service by `Version`;
+//! 5. everything else → S3 (path-style `/bucket/key` or virtual-host `bucket.localhost`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::{HeaderName, HeaderValue, Method, header};
+use sha2::{Digest, Sha256};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use crate::error::AwsError;
+use crate::protocol::aws_json::{self, JSON_1_1};
+use crate::protocol::aws_query::{self, QueryInput};
+use crate::protocol::sigv4::{self, Signature, SignedRequest};
+use crate::protocol::{AuthFailure, HttpRequest, Protocol};
+use crate::services::{kms, s3, sns};
+use crate::state::{Ctx, Emu, Principal};
+
+/// Builds the router for one instance.
+pub fn router(emu: Arc<Emu>) -> Router {
+    Router::new()
+        .nest("/_emulator", crate::admin::router())
+        .fallback(handle)
+        .layer(cors())
+        .with_state(emu)
+}
+
+/// Browsers may call every service directly: answer preflights and expose the headers SDKs read.
+fn cors() -> CorsLayer {
+    let expose = [
+        "etag",
+        "x-amz-request-id",
+        "x-amz-id-2",
+        "x-amzn-requestid",
+        "x-amzn-errortype",
+        "x-amz-version-id",
+        "x-amz-delete-marker",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-checksum-crc32",
+        "x-amz-checksum-crc32c",
+        "x-amz-checksum-crc64nvme",
+        "x-amz-checksum-sha1",
+        "x-amz-checksum-sha256",
+        "content-range",
+        "accept-ranges",
+        "last-modified",
+        "content-length",
+    ]
+    .map(HeaderName::from_static);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true)
+        .expose_headers(expose)
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// What kind of request this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Json { prefix: String, op: String },
+    Query,
+    S3,
+}
+
+fn classify(
+    method: &Method,
+    headers: &http::HeaderMap,
+    uri: &http::Uri,
+    sig: Option<&Signature>,
+) -> Route {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        return Route::Json {
+            prefix: prefix.to_string(),
+            op: op.to_string(),
+        };
+    }
+    let scope = sig.map(|s| s.service.as_str());
+    if scope == Some("s3") {
+        return Route::S3;
+    }
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let action_in_query = uri.path() == "/"
+        && uri
+            .query()
+            .is_some_and(|q| q.starts_with("Action=") || q.contains("&Action="));
+    if (method == Method::POST && form) || action_in_query || matches!(scope, Some("sns")) {
+        return Route::Query;
+    }
+    Route::S3
+}
+
+/// Protocol of JSON services by target prefix; unknown prefixes answer in awsJson1_1.
+fn json_protocol(prefix: &str) -> Protocol {
+    match prefix {
+        kms::TARGET_PREFIX => Protocol::AwsJson(kms::FLAVOR),
+        _ => Protocol::AwsJson(aws_json::Flavor {
+            content_type: JSON_1_1,
+            error_namespace: "",
+        }),
+    }
+}
+
+const GENERIC_QUERY: aws_query::Flavor = aws_query::Flavor {
+    xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
+};
+
+async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let request_id = new_request_id();
+    let sig = sigv4::parse(&parts.headers, parts.uri.query());
+    let route = classify(&parts.method, &parts.headers, &parts.uri, sig.as_ref());
+    let mut protocol = match &route {
+        Route::Json { prefix, .. } => json_protocol(prefix),
+        Route::Query => Protocol::AwsQuery(GENERIC_QUERY),
+        Route::S3 => Protocol::RestXml,
+    };
+    let head = parts.method == Method::HEAD;
+
+    let outcome = async {
+        let body = read_body(&emu, &parts.headers, body, &route).await?;
+        let req = HttpRequest {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            body,
+        };
+        let principal = authenticate(&emu, &req, sig.as_ref(), &route, protocol)?;
+        let ctx = Ctx {
+            emu: emu.clone(),
+            request_id: request_id.clone(),
+            principal,
+            region: sig
+                .as_ref()
+                .map(|s| s.region.clone())
+                .unwrap_or_else(|| emu.config.region.clone()),
+        };
+        match &route {
+            Route::Json { prefix, op } => match prefix.as_str() {
+                kms::TARGET_PREFIX => kms::handle(&ctx, op, &req.body).await,
+                _ => Err(unknown_operation()),
+            },
+            Route::Query => {
+                let input = if req.method == Method::POST && !req.body.is_empty() {
+                    QueryInput::parse(&req.body)?
+                } else {
+                    QueryInput::parse(req.uri.query().unwrap_or("").as_bytes())?
+                };
+                match input.get("Version") {
+                    Some(sns::VERSION) => {
+                        protocol = Protocol::AwsQuery(sns::FLAVOR);
+                        sns::handle(&ctx, &input).await
+                    }
+                    _ if matches!(sig.as_ref().map(|s| s.service.as_str()), Some("sns")) => {
+                        protocol = Protocol::AwsQuery(sns::FLAVOR);
+                        sns::handle(&ctx, &input).await
+                    }
+                    version => Err(invalid_action(
+                        input.action().unwrap_or(""),
+                        version.unwrap_or(""),
+                    )),
+                }
+            }
+            Route::S3 => s3::handle(&ctx, &req).await,
+        }
+    }
+    .await;
+
+    let (mut resp, code) = match outcome {
+        Ok(r) => (r, None),
+        Err(e) => {
+            if e.status.is_server_error() {
+                tracing::error!(request_id, code = %e.code, message = %e.message, "request failed");
+            }
+            (
+                protocol.error_response(&e, &request_id, head),
+                Some(e.code.clone()),
+            )
+        }
+    };
+    stamp_request_id(&mut resp, &protocol, &request_id);
+    tracing::debug!(
+        target: "emulator::request",
+        method = %parts.method,
+        path = %parts.uri.path(),
+        route = ?route,
+        status = resp.status().as_u16(),
+        error = code.as_deref().unwrap_or(""),
+        micros = started.elapsed().as_micros() as u64,
+    );
+    resp
+}
+
+async fn read_body(
+    emu: &Emu,
+    headers: &http::HeaderMap,
+    body: Body,
+    route: &Route,
+) -> Result<bytes::Bytes, AwsError> {
+    let limit = emu.config.max_body_bytes;
+    let too_large = || match route {
+        Route::S3 => AwsError::bad_request(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+        )
+        .with("MaxSizeAllowed", limit.to_string()),
+        _ => AwsError::new(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "Request body is too large",
+        ),
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// Maps the signature to a principal, verifying it where required (see [`crate::config::Config::strict_auth`]).
+fn authenticate(
+    emu: &Emu,
+    req: &HttpRequest,
+    sig: Option<&Signature>,
+    route: &Route,
+    protocol: Protocol,
+) -> Result<Principal, AwsError> {
+    let cfg = &emu.config;
+    let Some(sig) = sig else {
+        if cfg.strict_auth {
+            return Err(protocol.auth_error(AuthFailure::Missing));
+        }
+        return Ok(Principal::from_arn("", &cfg.root_arn()));
+    };
+    if sig.is_presigned() {
+        let now = emu.clock.now();
+        let expires_at = sig
+            .signed_at()
+            .map(|t| t + chrono::Duration::seconds(sig.expires.unwrap_or(0)));
+        match expires_at {
+            Some(at) if at >= now => {}
+            _ => {
+                let fmt =
+                    |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                return Err(protocol.auth_error(AuthFailure::Expired {
+                    expires: expires_at.map(fmt).unwrap_or_default(),
+                    server_time: fmt(now),
+                }));
+            }
+        }
+    }
+    let Some(cred) = cfg.credential(&sig.access_key) else {
+        if cfg.strict_auth {
+            return Err(protocol.auth_error(AuthFailure::UnknownAccessKey(sig.access_key.clone())));
+        }
+        return Ok(Principal::from_arn(&sig.access_key, &cfg.root_arn()));
+    };
+    if cfg.strict_auth || sig.is_presigned() {
+        let is_s3 = *route == Route::S3;
+        let body_hash;
+        let payload_hash = match req.header("x-amz-content-sha256") {
+            Some(h) => h,
+            None if is_s3 && sig.is_presigned() => "UNSIGNED-PAYLOAD",
+            None => {
+                body_hash = hex::encode(Sha256::digest(&req.body));
+                &body_hash
+            }
+        };
+        let signed = SignedRequest {
+            method: req.method.as_str(),
+            raw_path: req.uri.path(),
+            raw_query: req.uri.query(),
+            headers: &req.headers,
+            payload_hash,
+            double_encode_path: !is_s3,
+        };
+        if !sigv4::verify(sig, &cred.secret_key, &signed) {
+            return Err(protocol.auth_error(AuthFailure::BadSignature));
+        }
+    }
+    Ok(Principal::from_arn(&sig.access_key, &cred.principal_arn))
+}
+
+fn stamp_request_id(resp: &mut Response, protocol: &Protocol, request_id: &str) {
+    let h = resp.headers_mut();
+    let Ok(id) = HeaderValue::from_str(request_id) else {
+        return;
+    };
+    match protocol {
+        Protocol::RestXml => {
+            h.insert("x-amz-request-id", id);
+            if let Ok(v) = HeaderValue::from_str(&crate::protocol::rest_xml::host_id(request_id)) {
+                h.insert("x-amz-id-2", v);
+            }
+        }
+        _ => {
+            h.insert("x-amzn-requestid", id);
+        }
+    }
+}
+
+/// Request ids are random but drawn outside the seeded RNG, so they never shift it.
+fn new_request_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode_upper(b)
+}
+
+pub fn unknown_operation() -> AwsError {
+    AwsError::bad_request("UnknownOperationException", "")
+}
+
+fn invalid_action(action: &str, version: &str) -> AwsError {
+    AwsError::bad_request(
+        "InvalidAction",
+        format!("Could not find operation {action} for version {version}"),
+    )
+}

@@ -1,0 +1,235 @@
+//! A local emulator of the AWS services a serverless chat uses, on one port, state in SQLite.
+//!
+//! The official AWS SDKs and CLI work against it unmodified, by endpoint override.
+//!
+//! # Map of the crate
+//!
+//! ```text
+//!  socket ─▶ gateway ──classify──▶ protocol decode ─▶ services::<svc> ─▶ store (SQLite)
+//!              │  (target header,    (aws_json,          (handlers)
+//!              │   query Action,      aws_query,
+//!              │   SigV4 scope,       rest_xml, sigv4)
+//!              │   path)
+//!              └─▶ admin (/_emulator/*)
+//! ```
+//!
+//! - [`gateway`]: the single axum entry point; picks the service, authenticates, renders errors.
+//! - [`protocol`]: one module per AWS wire protocol, shared by all services.
+//! - [`services`]: S3, KMS, SNS — operation handlers over the store; no HTTP framing.
+//! - [`store`]: SQLite (WAL) through sqlx; migrations in `emulator/migrations/`.
+//! - [`admin`]: health, reset, mailbox, clock for developers and tests.
+//! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
+//!   key and timestamp, so a run can be reproduced exactly.
+//!
+//! # Use as a library
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let emu = emulator::Emulator::builder().in_memory().port(0).start().await?;
+//! println!("SDK endpoint: {}", emu.url());
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod protocol;
+pub mod rng;
+pub mod services;
+pub mod state;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{Config, Credential, StateLocation};
+
+use crate::clock::Clock;
+use crate::rng::Rng;
+use crate::state::Emu;
+use crate::store::Store;
+
+/// Entry point: `Emulator::builder()…start()`.
+pub struct Emulator;
+
+impl Emulator {
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            config: Config::default(),
+        }
+    }
+}
+
+/// Chooses the [`Config`] of an instance, then starts it.
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    config: Config,
+}
+
+impl EmulatorBuilder {
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.config.host = host.into();
+        self
+    }
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+    pub fn in_memory(mut self) -> Self {
+        self.config.state = StateLocation::InMemory;
+        self
+    }
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.state = StateLocation::Dir(dir.into());
+        self
+    }
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+    pub fn clock(mut self, at: DateTime<Utc>) -> Self {
+        self.config.clock = Some(at);
+        self
+    }
+    pub fn strict_auth(mut self, on: bool) -> Self {
+        self.config.strict_auth = on;
+        self
+    }
+    pub fn credential(mut self, access_key: &str, secret_key: &str, principal_arn: &str) -> Self {
+        self.config.credentials.push(Credential {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            principal_arn: principal_arn.into(),
+        });
+        self
+    }
+    pub fn auto_confirm_subscriptions(mut self, on: bool) -> Self {
+        self.config.auto_confirm_subscriptions = on;
+        self
+    }
+
+    /// Opens the store, binds the port and starts serving in the background.
+    pub async fn start(self) -> anyhow::Result<EmulatorHandle> {
+        let started = Instant::now();
+        let config = self.config;
+        let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port)
+            })?;
+        let addr = listener.local_addr()?;
+        let store = Store::open(&config.state).await?;
+        let clock = match config.clock {
+            Some(at) => Clock::frozen(at),
+            None => Clock::wall(),
+        };
+        let endpoint = format!("http://{}", display_addr(&config.host, addr));
+        let emu = Arc::new(Emu {
+            rng: Rng::new(config.seed),
+            clock,
+            store,
+            started,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .build()?,
+            endpoint: endpoint.clone(),
+            config,
+        });
+        let app = gateway::router(emu.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+        Ok(EmulatorHandle {
+            addr,
+            url: endpoint,
+            emu,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+}
+
+/// `localhost` stays `localhost` (so virtual-host S3 URLs work); other hosts show the bound address.
+fn display_addr(host: &str, addr: SocketAddr) -> String {
+    if host == "localhost" {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// A running instance. Dropping it stops serving.
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    url: String,
+    emu: Arc<Emu>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl EmulatorHandle {
+    /// The endpoint for SDKs and the CLI, e.g. `http://127.0.0.1:4566`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Direct access to the instance (tests use it to read the clock or the store).
+    pub fn state(&self) -> &Arc<Emu> {
+        &self.emu
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish, closes the database.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.emu.store.close().await;
+    }
+
+    /// Serves until the process gets Ctrl-C / SIGTERM.
+    pub async fn wait_for_signal(self) {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        self.shutdown().await;
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The emulated services. Each is a set of operation handlers over the [`Store`](crate::store::Store);
+//! none of them parses HTTP framing or renders errors (the [`protocol`](crate::protocol) modules do).
+//!
+//! | service | protocol   | entry point       |
+//! |---------|------------|-------------------|
+//! | S3      | restXml    | [`s3::handle`]    |
+//! | KMS     | awsJson1_1 | [`kms::handle`]   |
+//! | SNS     | awsQuery   | [`sns::handle`]   |
+
+pub mod kms;
+pub mod s3;
+pub mod sns;
+
+/// Service names reported by `/_emulator/health`.
+pub const NAMES: &[&str] = &["s3", "kms", "sns"];

@@ -1,0 +1,83 @@
+//! Shared state of a running instance ([`Emu`]) and the per-request view handlers get ([`Ctx`]).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::rng::Rng;
+use crate::store::Store;
+
+/// Everything one emulator instance owns. Handlers reach it through [`Ctx`].
+#[derive(Debug)]
+pub struct Emu {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Clock,
+    pub rng: Rng,
+    pub started: Instant,
+    /// Outbound HTTP (SNS deliveries to http subscribers).
+    pub http: reqwest::Client,
+    /// The URL clients reach this instance at (`http://host:port`), known once bound.
+    pub endpoint: String,
+}
+
+/// Who is calling: the access key from the SigV4 signature and the principal it maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub access_key: String,
+    /// e.g. `arn:aws:iam::000000000000:root` or `arn:aws:iam::000000000000:role/x`.
+    pub arn: String,
+    /// The account the principal belongs to (from its ARN).
+    pub account: String,
+}
+
+impl Principal {
+    pub fn from_arn(access_key: &str, arn: &str) -> Self {
+        let account = arn.split(':').nth(4).unwrap_or_default().to_string();
+        Self {
+            access_key: access_key.to_string(),
+            arn: arn.to_string(),
+            account,
+        }
+    }
+}
+
+/// One request's context: the instance, who is calling, and the request id.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub emu: Arc<Emu>,
+    pub request_id: String,
+    pub principal: Principal,
+    /// The region the caller signed for (falls back to the configured region).
+    pub region: String,
+}
+
+impl Ctx {
+    pub fn store(&self) -> &Store {
+        &self.emu.store
+    }
+
+    pub fn rng(&self) -> &Rng {
+        &self.emu.rng
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.emu.config
+    }
+
+    pub fn account(&self) -> &str {
+        &self.emu.config.account
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.emu.clock.now()
+    }
+
+    /// `now` as RFC 3339 with milliseconds, the form stored in the database.
+    pub fn now_rfc3339(&self) -> String {
+        self.now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+}
