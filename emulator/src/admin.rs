@@ -49,11 +49,7 @@ async fn health(State(emu): State<Arc<Emu>>) -> Json<serde_json::Value> {
 async fn reset(State(emu): State<Arc<Emu>>) -> Response {
     match emu.store.reset().await {
         Ok(()) => Json(json!({"reset": true})).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
     }
 }
 
@@ -67,11 +63,7 @@ async fn mailbox(State(emu): State<Arc<Emu>>, Query(q): Query<MailboxQuery>) -> 
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     match emu.store.mailbox(q.address.as_deref(), limit).await {
         Ok(mail) => Json(json!({ "messages": mail })).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
     }
 }
 
@@ -84,34 +76,20 @@ struct Advance {
     advance: Option<String>,
 }
 
-async fn advance_clock(
-    State(emu): State<Arc<Emu>>,
-    Query(q): Query<Advance>,
-    body: Option<Json<Advance>>,
-) -> Response {
+async fn advance_clock(State(emu): State<Arc<Emu>>, Query(q): Query<Advance>, body: Option<Json<Advance>>) -> Response {
     let Some(text) = q.advance.or_else(|| body.and_then(|Json(b)| b.advance)) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "give `advance`, e.g. {\"advance\": \"90s\"}"})),
-        )
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "give `advance`, e.g. {\"advance\": \"90s\"}"})))
             .into_response();
     };
     let by = match humantime::parse_duration(&text) {
         Ok(d) => d,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": format!("bad duration {text:?}: {e}")})),
-            )
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": format!("bad duration {text:?}: {e}")})))
                 .into_response();
         }
     };
     let Ok(by) = chrono::Duration::from_std(by) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "duration out of range"})),
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "duration out of range"}))).into_response();
     };
     emu.clock.advance(by);
     Json(json!({ "now": now(&emu), "frozen": emu.clock.is_frozen() })).into_response()

@@ -21,17 +21,11 @@ enum State {
 
 impl Clock {
     pub fn wall() -> Self {
-        Self {
-            state: Mutex::new(State::Wall {
-                offset: Duration::zero(),
-            }),
-        }
+        Self { state: Mutex::new(State::Wall { offset: Duration::zero() }) }
     }
 
     pub fn frozen(at: DateTime<Utc>) -> Self {
-        Self {
-            state: Mutex::new(State::Frozen { now: at }),
-        }
+        Self { state: Mutex::new(State::Frozen { now: at }) }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -42,10 +36,7 @@ impl Clock {
     }
 
     pub fn is_frozen(&self) -> bool {
-        matches!(
-            *self.state.lock().expect("clock lock"),
-            State::Frozen { .. }
-        )
+        matches!(*self.state.lock().expect("clock lock"), State::Frozen { .. })
     }
 
     /// Moves time forward (never backward: a negative duration is ignored).

@@ -21,11 +21,7 @@ pub struct AwsError {
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
 
 impl AwsError {
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
             message: message.into(),
@@ -41,11 +37,7 @@ impl AwsError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalFailure",
-            message,
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", message)
     }
 
     /// Adds an element such as `<Key>` to the error (shown by the XML protocols).

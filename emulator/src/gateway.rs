@@ -30,11 +30,7 @@ use crate::state::{Ctx, Emu, Principal};
 
 /// Builds the router for one instance.
 pub fn router(emu: Arc<Emu>) -> Router {
-    Router::new()
-        .nest("/_emulator", crate::admin::router())
-        .fallback(handle)
-        .layer(cors())
-        .with_state(emu)
+    Router::new().nest("/_emulator", crate::admin::router()).fallback(handle).layer(cors()).with_state(emu)
 }
 
 /// Browsers may call every service directly: answer preflights and expose the headers SDKs read.
@@ -77,18 +73,10 @@ enum Route {
     S3,
 }
 
-fn classify(
-    method: &Method,
-    headers: &http::HeaderMap,
-    uri: &http::Uri,
-    sig: Option<&Signature>,
-) -> Route {
+fn classify(method: &Method, headers: &http::HeaderMap, uri: &http::Uri, sig: Option<&Signature>) -> Route {
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
-        return Route::Json {
-            prefix: prefix.to_string(),
-            op: op.to_string(),
-        };
+        return Route::Json { prefix: prefix.to_string(), op: op.to_string() };
     }
     let scope = sig.map(|s| s.service.as_str());
     if scope == Some("s3") {
@@ -98,10 +86,8 @@ fn classify(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let action_in_query = uri.path() == "/"
-        && uri
-            .query()
-            .is_some_and(|q| q.starts_with("Action=") || q.contains("&Action="));
+    let action_in_query =
+        uri.path() == "/" && uri.query().is_some_and(|q| q.starts_with("Action=") || q.contains("&Action="));
     if (method == Method::POST && form) || action_in_query || matches!(scope, Some("sns")) {
         return Route::Query;
     }
@@ -112,16 +98,11 @@ fn classify(
 fn json_protocol(prefix: &str) -> Protocol {
     match prefix {
         kms::TARGET_PREFIX => Protocol::AwsJson(kms::FLAVOR),
-        _ => Protocol::AwsJson(aws_json::Flavor {
-            content_type: JSON_1_1,
-            error_namespace: "",
-        }),
+        _ => Protocol::AwsJson(aws_json::Flavor { content_type: JSON_1_1, error_namespace: "" }),
     }
 }
 
-const GENERIC_QUERY: aws_query::Flavor = aws_query::Flavor {
-    xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
-};
+const GENERIC_QUERY: aws_query::Flavor = aws_query::Flavor { xmlns: "https://iam.amazonaws.com/doc/2010-05-08/" };
 
 async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     let started = Instant::now();
@@ -138,21 +119,14 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
 
     let outcome = async {
         let body = read_body(&emu, &parts.headers, body, &route).await?;
-        let req = HttpRequest {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
-            body,
-        };
+        let req =
+            HttpRequest { method: parts.method.clone(), uri: parts.uri.clone(), headers: parts.headers.clone(), body };
         let principal = authenticate(&emu, &req, sig.as_ref(), &route, protocol)?;
         let ctx = Ctx {
             emu: emu.clone(),
             request_id: request_id.clone(),
             principal,
-            region: sig
-                .as_ref()
-                .map(|s| s.region.clone())
-                .unwrap_or_else(|| emu.config.region.clone()),
+            region: sig.as_ref().map(|s| s.region.clone()).unwrap_or_else(|| emu.config.region.clone()),
         };
         match &route {
             Route::Json { prefix, op } => match prefix.as_str() {
@@ -174,10 +148,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                         protocol = Protocol::AwsQuery(sns::FLAVOR);
                         sns::handle(&ctx, &input).await
                     }
-                    version => Err(invalid_action(
-                        input.action().unwrap_or(""),
-                        version.unwrap_or(""),
-                    )),
+                    version => Err(invalid_action(input.action().unwrap_or(""), version.unwrap_or(""))),
                 }
             }
             Route::S3 => s3::handle(&ctx, &req).await,
@@ -191,10 +162,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             if e.status.is_server_error() {
                 tracing::error!(request_id, code = %e.code, message = %e.message, "request failed");
             }
-            (
-                protocol.error_response(&e, &request_id, head),
-                Some(e.code.clone()),
-            )
+            (protocol.error_response(&e, &request_id, head), Some(e.code.clone()))
         }
     };
     stamp_request_id(&mut resp, &protocol, &request_id);
@@ -210,35 +178,19 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     resp
 }
 
-async fn read_body(
-    emu: &Emu,
-    headers: &http::HeaderMap,
-    body: Body,
-    route: &Route,
-) -> Result<bytes::Bytes, AwsError> {
+async fn read_body(emu: &Emu, headers: &http::HeaderMap, body: Body, route: &Route) -> Result<bytes::Bytes, AwsError> {
     let limit = emu.config.max_body_bytes;
     let too_large = || match route {
-        Route::S3 => AwsError::bad_request(
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed size",
-        )
-        .with("MaxSizeAllowed", limit.to_string()),
-        _ => AwsError::new(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "Request body is too large",
-        ),
+        Route::S3 => AwsError::bad_request("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+            .with("MaxSizeAllowed", limit.to_string()),
+        _ => AwsError::new(http::StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "Request body is too large"),
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
 }
 
 /// Maps the signature to a principal, verifying it where required (see [`crate::config::Config::strict_auth`]).
@@ -258,14 +210,11 @@ fn authenticate(
     };
     if sig.is_presigned() {
         let now = emu.clock.now();
-        let expires_at = sig
-            .signed_at()
-            .map(|t| t + chrono::Duration::seconds(sig.expires.unwrap_or(0)));
+        let expires_at = sig.signed_at().map(|t| t + chrono::Duration::seconds(sig.expires.unwrap_or(0)));
         match expires_at {
             Some(at) if at >= now => {}
             _ => {
-                let fmt =
-                    |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
                 return Err(protocol.auth_error(AuthFailure::Expired {
                     expires: expires_at.map(fmt).unwrap_or_default(),
                     server_time: fmt(now),
@@ -336,8 +285,5 @@ pub fn unknown_operation() -> AwsError {
 }
 
 fn invalid_action(action: &str, version: &str) -> AwsError {
-    AwsError::bad_request(
-        "InvalidAction",
-        format!("Could not find operation {action} for version {version}"),
-    )
+    AwsError::bad_request("InvalidAction", format!("Could not find operation {action} for version {version}"))
 }

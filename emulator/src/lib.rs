@@ -63,9 +63,7 @@ pub struct Emulator;
 
 impl Emulator {
     pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder {
-            config: Config::default(),
-        }
+        EmulatorBuilder { config: Config::default() }
     }
 }
 
@@ -127,9 +125,7 @@ impl EmulatorBuilder {
         let config = self.config;
         let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port)
-            })?;
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port))?;
         let addr = listener.local_addr()?;
         let store = Store::open(&config.state).await?;
         let clock = match config.clock {
@@ -142,9 +138,7 @@ impl EmulatorBuilder {
             clock,
             store,
             started,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(15))
-                .build()?,
+            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build()?,
             endpoint: endpoint.clone(),
             config,
         });
@@ -158,23 +152,13 @@ impl EmulatorBuilder {
                 tracing::error!(error = %e, "server stopped");
             }
         });
-        Ok(EmulatorHandle {
-            addr,
-            url: endpoint,
-            emu,
-            shutdown: Some(tx),
-            task,
-        })
+        Ok(EmulatorHandle { addr, url: endpoint, emu, shutdown: Some(tx), task })
     }
 }
 
 /// `localhost` stays `localhost` (so virtual-host S3 URLs work); other hosts show the bound address.
 fn display_addr(host: &str, addr: SocketAddr) -> String {
-    if host == "localhost" {
-        format!("localhost:{}", addr.port())
-    } else {
-        addr.to_string()
-    }
+    if host == "localhost" { format!("localhost:{}", addr.port()) } else { addr.to_string() }
 }
 
 /// A running instance. Dropping it stops serving.
@@ -216,8 +200,7 @@ impl EmulatorHandle {
         #[cfg(unix)]
         {
             let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         }
         #[cfg(not(unix))]

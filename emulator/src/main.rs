@@ -7,11 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use emulator::{Config, Credential, Emulator, StateLocation};
 
 #[derive(Parser)]
-#[command(
-    name = "emulator",
-    version,
-    about = "Local AWS emulator: S3, KMS, SNS on one port, state in SQLite"
-)]
+#[command(name = "emulator", version, about = "Local AWS emulator: S3, KMS, SNS on one port, state in SQLite")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,12 +27,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 4566, env = "EMULATOR_PORT")]
     port: u16,
     /// Directory for the SQLite state (kept across restarts).
-    #[arg(
-        long,
-        default_value = ".emulator",
-        env = "EMULATOR_STATE",
-        conflicts_with = "in_memory"
-    )]
+    #[arg(long, default_value = ".emulator", env = "EMULATOR_STATE", conflicts_with = "in_memory")]
     state: PathBuf,
     /// Keep all state in memory; nothing survives the process.
     #[arg(long)]
@@ -67,11 +58,7 @@ impl ServeArgs {
         let mut config = Config {
             host: self.host,
             port: self.port,
-            state: if self.in_memory {
-                StateLocation::InMemory
-            } else {
-                StateLocation::Dir(self.state)
-            },
+            state: if self.in_memory { StateLocation::InMemory } else { StateLocation::Dir(self.state) },
             seed: self.seed,
             clock: self.clock,
             region: self.region,
@@ -90,16 +77,9 @@ impl ServeArgs {
                 anyhow::bail!("--credential wants ACCESS_KEY:SECRET[:PRINCIPAL_ARN], got {spec:?}");
             };
             // An ARN itself contains ':', so the third part is everything after the second ':'.
-            let arn = parts
-                .next()
-                .map(str::to_string)
-                .unwrap_or_else(|| root.clone());
+            let arn = parts.next().map(str::to_string).unwrap_or_else(|| root.clone());
             config.credentials.retain(|c| c.access_key != ak);
-            config.credentials.push(Credential {
-                access_key: ak.into(),
-                secret_key: sk.into(),
-                principal_arn: arn,
-            });
+            config.credentials.push(Credential { access_key: ak.into(), secret_key: sk.into(), principal_arn: arn });
         }
         Ok(config)
     }
@@ -108,9 +88,7 @@ impl ServeArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
         Command::Serve(args) => {

@@ -42,14 +42,7 @@ impl Rng {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h = hex::encode(b);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
 
     /// `len` lowercase hex digits.
@@ -62,9 +55,7 @@ impl Rng {
     /// `len` characters from `alphabet`.
     pub fn string_from(&self, alphabet: &[u8], len: usize) -> String {
         let mut rng = self.0.lock().expect("rng lock");
-        (0..len)
-            .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
-            .collect()
+        (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
     }
 
     /// `len` decimal digits, e.g. a confirmation code.

@@ -37,11 +37,7 @@ pub struct Principal {
 impl Principal {
     pub fn from_arn(access_key: &str, arn: &str) -> Self {
         let account = arn.split(':').nth(4).unwrap_or_default().to_string();
-        Self {
-            access_key: access_key.to_string(),
-            arn: arn.to_string(),
-            account,
-        }
+        Self { access_key: access_key.to_string(), arn: arn.to_string(), account }
     }
 }
 

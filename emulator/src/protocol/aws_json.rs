@@ -27,11 +27,7 @@ pub const JSON_1_1: &str = "application/x-amz-json-1.1";
 
 /// Decodes an operation's input. An empty body is read as `{}` (as AWS does).
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
-    };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         AwsError::bad_request(
             "SerializationException",
@@ -95,9 +91,7 @@ pub mod blob {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map_err(serde::de::Error::custom)
+        STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
     }
 
     /// For `Option<Vec<u8>>` members: `#[serde(default, with = "blob::option")]`.
@@ -113,12 +107,7 @@ pub mod blob {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
             let text = Option::<String>::deserialize(d)?;
-            text.map(|t| {
-                STANDARD
-                    .decode(t.as_bytes())
-                    .map_err(serde::de::Error::custom)
-            })
-            .transpose()
+            text.map(|t| STANDARD.decode(t.as_bytes()).map_err(serde::de::Error::custom)).transpose()
         }
     }
 }
@@ -140,23 +129,13 @@ mod tests {
     fn missing_member_is_validation_exception_naming_it() {
         let err = decode::<Input>(b"{}").unwrap_err();
         assert_eq!(err.code, "ValidationException");
-        assert!(
-            err.message.contains("Value null at 'keyId'"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("Value null at 'keyId'"), "{}", err.message);
     }
 
     #[test]
     fn bad_json_and_wrong_types_are_serialization_exceptions() {
-        assert_eq!(
-            decode::<Input>(b"{not json").unwrap_err().code,
-            "SerializationException"
-        );
-        assert_eq!(
-            decode::<Input>(b"[1]").unwrap_err().code,
-            "SerializationException"
-        );
+        assert_eq!(decode::<Input>(b"{not json").unwrap_err().code, "SerializationException");
+        assert_eq!(decode::<Input>(b"[1]").unwrap_err().code, "SerializationException");
         let err = decode::<Input>(br#"{"KeyId":"k","Limit":"ten"}"#).unwrap_err();
         assert_eq!(err.code, "SerializationException");
     }

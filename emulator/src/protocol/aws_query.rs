@@ -28,15 +28,9 @@ pub struct QueryInput {
 impl QueryInput {
     /// Parses an `application/x-www-form-urlencoded` body (or a URL query string).
     pub fn parse(form: &[u8]) -> Result<Self> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(form).map_err(|e| {
-            AwsError::bad_request(
-                "MalformedQueryString",
-                format!("Malformed query string: {e}"),
-            )
-        })?;
-        Ok(Self {
-            params: pairs.into_iter().collect(),
-        })
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(form)
+            .map_err(|e| AwsError::bad_request("MalformedQueryString", format!("Malformed query string: {e}")))?;
+        Ok(Self { params: pairs.into_iter().collect() })
     }
 
     pub fn action(&self) -> Option<&str> {
@@ -84,12 +78,7 @@ impl QueryInput {
     pub fn map(&self, prefix: &str) -> BTreeMap<String, String> {
         self.numbered(&format!("{prefix}.entry."))
             .into_iter()
-            .filter_map(|(_, f)| {
-                Some((
-                    f.get("key")?.clone(),
-                    f.get("value").cloned().unwrap_or_default(),
-                ))
-            })
+            .filter_map(|(_, f)| Some((f.get("key")?.clone(), f.get("value").cloned().unwrap_or_default())))
             .collect()
     }
 
@@ -106,9 +95,7 @@ impl QueryInput {
                 None => (rest, ""),
             };
             if let Ok(n) = n.parse::<u32>() {
-                out.entry(n)
-                    .or_default()
-                    .insert(field.to_string(), v.clone());
+                out.entry(n).or_default().insert(field.to_string(), v.clone());
             }
         }
         out.into_iter().collect()
@@ -128,31 +115,23 @@ impl Default for XmlBody {
 
 impl XmlBody {
     pub fn new() -> Self {
-        Self {
-            w: Writer::new(Vec::new()),
-        }
+        Self { w: Writer::new(Vec::new()) }
     }
 
     pub fn open(&mut self, name: &str) -> &mut Self {
-        self.w
-            .write_event(Event::Start(BytesStart::new(name)))
-            .expect("write to Vec");
+        self.w.write_event(Event::Start(BytesStart::new(name))).expect("write to Vec");
         self
     }
 
     pub fn close(&mut self, name: &str) -> &mut Self {
-        self.w
-            .write_event(Event::End(BytesEnd::new(name)))
-            .expect("write to Vec");
+        self.w.write_event(Event::End(BytesEnd::new(name))).expect("write to Vec");
         self
     }
 
     /// `<name>text</name>` with `text` escaped.
     pub fn text(&mut self, name: &str, text: &str) -> &mut Self {
         self.open(name);
-        self.w
-            .write_event(Event::Text(BytesText::new(text)))
-            .expect("write to Vec");
+        self.w.write_event(Event::Text(BytesText::new(text))).expect("write to Vec");
         self.close(name)
     }
 
@@ -164,17 +143,10 @@ impl XmlBody {
     }
 
     /// `<Prefix><entry><key>k</key><value>v</value></entry>…</Prefix>`.
-    pub fn map<'a>(
-        &mut self,
-        name: &str,
-        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> &mut Self {
+    pub fn map<'a>(&mut self, name: &str, entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> &mut Self {
         self.open(name);
         for (k, v) in entries {
-            self.open("entry")
-                .text("key", k)
-                .text("value", v)
-                .close("entry");
+            self.open("entry").text("key", k).text("value", v).close("entry");
         }
         self.close(name)
     }
@@ -185,12 +157,7 @@ impl XmlBody {
 }
 
 /// The 200 response for `action`: `result` writes the inside of `<{action}Result>`.
-pub fn respond(
-    flavor: Flavor,
-    action: &str,
-    request_id: &str,
-    result: impl FnOnce(&mut XmlBody),
-) -> Response {
+pub fn respond(flavor: Flavor, action: &str, request_id: &str, result: impl FnOnce(&mut XmlBody)) -> Response {
     let mut x = XmlBody::new();
     let root = format!("{action}Response");
     let mut start = BytesStart::new(root.as_str());
@@ -200,9 +167,7 @@ pub fn respond(
     x.open(&result_name);
     result(&mut x);
     x.close(&result_name);
-    x.open("ResponseMetadata")
-        .text("RequestId", request_id)
-        .close("ResponseMetadata");
+    x.open("ResponseMetadata").text("RequestId", request_id).close("ResponseMetadata");
     x.close(&root);
     xml_response(StatusCode::OK, x.into_inner())
 }
@@ -213,29 +178,19 @@ pub fn error_response(flavor: Flavor, err: &AwsError, request_id: &str) -> Respo
     start.push_attribute(("xmlns", flavor.xmlns));
     x.w.write_event(Event::Start(start)).expect("write to Vec");
     x.open("Error")
-        .text(
-            "Type",
-            if err.sender_fault {
-                "Sender"
-            } else {
-                "Receiver"
-            },
-        )
+        .text("Type", if err.sender_fault { "Sender" } else { "Receiver" })
         .text("Code", &err.code)
         .text("Message", &err.message);
     for (k, v) in &err.extra {
         x.text(k, v);
     }
-    x.close("Error")
-        .text("RequestId", request_id)
-        .close("ErrorResponse");
+    x.close("Error").text("RequestId", request_id).close("ErrorResponse");
     xml_response(err.status, x.into_inner())
 }
 
 fn xml_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut out = Writer::new(Vec::with_capacity(body.len() + 40));
-    out.write_event(Event::Decl(BytesDecl::new("1.0", None, None)))
-        .expect("write to Vec");
+    out.write_event(Event::Decl(BytesDecl::new("1.0", None, None))).expect("write to Vec");
     let mut bytes = out.into_inner();
     bytes.push(b'\n');
     bytes.extend_from_slice(&body);
@@ -267,9 +222,6 @@ mod tests {
     fn text_is_escaped() {
         let mut x = XmlBody::new();
         x.text("M", "a<b&c");
-        assert_eq!(
-            String::from_utf8(x.into_inner()).unwrap(),
-            "<M>a&lt;b&amp;c</M>"
-        );
+        assert_eq!(String::from_utf8(x.into_inner()).unwrap(), "<M>a&lt;b&amp;c</M>");
     }
 }

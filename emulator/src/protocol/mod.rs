@@ -65,10 +65,7 @@ pub enum AuthFailure {
     /// The recomputed signature differs.
     BadSignature,
     /// A presigned URL past its expiry.
-    Expired {
-        expires: String,
-        server_time: String,
-    },
+    Expired { expires: String, server_time: String },
 }
 
 impl Protocol {
@@ -79,9 +76,7 @@ impl Protocol {
         const SIG_OTHER: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
         const TOKEN: &str = "The security token included in the request is invalid.";
         match (self, failure) {
-            (Protocol::RestXml, AuthFailure::Missing) => {
-                AwsError::new(S::FORBIDDEN, "AccessDenied", "Access Denied")
-            }
+            (Protocol::RestXml, AuthFailure::Missing) => AwsError::new(S::FORBIDDEN, "AccessDenied", "Access Denied"),
             (Protocol::RestXml, AuthFailure::UnknownAccessKey(ak)) => AwsError::new(
                 S::FORBIDDEN,
                 "InvalidAccessKeyId",
@@ -91,30 +86,23 @@ impl Protocol {
             (Protocol::RestXml, AuthFailure::BadSignature) => {
                 AwsError::new(S::FORBIDDEN, "SignatureDoesNotMatch", SIG_S3)
             }
-            (
-                _,
-                AuthFailure::Expired {
-                    expires,
-                    server_time,
-                },
-            ) => AwsError::new(S::FORBIDDEN, "AccessDenied", "Request has expired")
-                .with("Expires", expires)
-                .with("ServerTime", server_time),
-            (Protocol::AwsJson(_), AuthFailure::Missing) => AwsError::bad_request(
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            ),
+            (_, AuthFailure::Expired { expires, server_time }) => {
+                AwsError::new(S::FORBIDDEN, "AccessDenied", "Request has expired")
+                    .with("Expires", expires)
+                    .with("ServerTime", server_time)
+            }
+            (Protocol::AwsJson(_), AuthFailure::Missing) => {
+                AwsError::bad_request("MissingAuthenticationTokenException", "Missing Authentication Token")
+            }
             (Protocol::AwsJson(_), AuthFailure::UnknownAccessKey(_)) => {
                 AwsError::bad_request("UnrecognizedClientException", TOKEN)
             }
             (Protocol::AwsJson(_), AuthFailure::BadSignature) => {
                 AwsError::bad_request("InvalidSignatureException", SIG_OTHER)
             }
-            (Protocol::AwsQuery(_), AuthFailure::Missing) => AwsError::new(
-                S::FORBIDDEN,
-                "MissingAuthenticationToken",
-                "Request is missing Authentication Token",
-            ),
+            (Protocol::AwsQuery(_), AuthFailure::Missing) => {
+                AwsError::new(S::FORBIDDEN, "MissingAuthenticationToken", "Request is missing Authentication Token")
+            }
             (Protocol::AwsQuery(_), AuthFailure::UnknownAccessKey(_)) => {
                 AwsError::new(S::FORBIDDEN, "InvalidClientTokenId", TOKEN)
             }

@@ -18,21 +18,14 @@ pub fn to_xml<T: Serialize>(root: &str, value: &T) -> Result<Vec<u8>> {
     let mut body = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let ser = quick_xml::se::Serializer::with_root(&mut body, Some(root))
         .map_err(|e| AwsError::internal(format!("xml: {e}")))?;
-    value
-        .serialize(ser)
-        .map_err(|e| AwsError::internal(format!("xml: {e}")))?;
+    value.serialize(ser).map_err(|e| AwsError::internal(format!("xml: {e}")))?;
     Ok(body.into_bytes())
 }
 
 /// A 200 XML response.
 pub fn xml<T: Serialize>(root: &str, value: &T) -> Result<Response> {
     let body = to_xml(root, value)?;
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/xml")],
-        body,
-    )
-        .into_response())
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/xml")], body).into_response())
 }
 
 /// Parses a request body; anything unparsable is S3's `MalformedXML`.
@@ -50,25 +43,17 @@ pub fn malformed_xml() -> AwsError {
 
 pub fn error_response(err: &AwsError, request_id: &str, head: bool) -> Response {
     if head {
-        return Response::builder()
-            .status(err.status)
-            .body(Body::empty())
-            .expect("static response");
+        return Response::builder().status(err.status).body(Body::empty()).expect("static response");
     }
     let mut w = Writer::new(Vec::new());
     let el = |w: &mut Writer<Vec<u8>>, name: &str, text: &str| {
-        w.write_event(Event::Start(BytesStart::new(name)))
-            .expect("write to Vec");
-        w.write_event(Event::Text(BytesText::new(text)))
-            .expect("write to Vec");
-        w.write_event(Event::End(BytesEnd::new(name)))
-            .expect("write to Vec");
+        w.write_event(Event::Start(BytesStart::new(name))).expect("write to Vec");
+        w.write_event(Event::Text(BytesText::new(text))).expect("write to Vec");
+        w.write_event(Event::End(BytesEnd::new(name))).expect("write to Vec");
     };
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
-        .expect("write to Vec");
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect("write to Vec");
     w.get_mut().push(b'\n');
-    w.write_event(Event::Start(BytesStart::new("Error")))
-        .expect("write to Vec");
+    w.write_event(Event::Start(BytesStart::new("Error"))).expect("write to Vec");
     el(&mut w, "Code", &err.code);
     el(&mut w, "Message", &err.message);
     for (k, v) in &err.extra {
@@ -76,14 +61,8 @@ pub fn error_response(err: &AwsError, request_id: &str, head: bool) -> Response 
     }
     el(&mut w, "RequestId", request_id);
     el(&mut w, "HostId", &host_id(request_id));
-    w.write_event(Event::End(BytesEnd::new("Error")))
-        .expect("write to Vec");
-    (
-        err.status,
-        [(header::CONTENT_TYPE, "application/xml")],
-        w.into_inner(),
-    )
-        .into_response()
+    w.write_event(Event::End(BytesEnd::new("Error"))).expect("write to Vec");
+    (err.status, [(header::CONTENT_TYPE, "application/xml")], w.into_inner()).into_response()
 }
 
 /// The `x-amz-id-2` / `HostId` value that goes with a request id.
@@ -108,18 +87,12 @@ mod tests {
 
     #[test]
     fn round_trip_and_malformed() {
-        let v = Thing {
-            xmlns: S3_XMLNS.into(),
-            name: "a&b".into(),
-        };
+        let v = Thing { xmlns: S3_XMLNS.into(), name: "a&b".into() };
         let bytes = to_xml("Thing", &v).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(text.starts_with("<?xml"), "{text}");
         assert!(text.contains("<Name>a&amp;b</Name>"), "{text}");
         assert_eq!(from_xml::<Thing>(&bytes).unwrap(), v);
-        assert_eq!(
-            from_xml::<Thing>(b"<Thing><Name>").unwrap_err().code,
-            "MalformedXML"
-        );
+        assert_eq!(from_xml::<Thing>(b"<Thing><Name>").unwrap_err().code, "MalformedXML");
     }
 }

@@ -37,25 +37,17 @@ impl Signature {
     /// When the signature was made.
     pub fn signed_at(&self) -> Option<DateTime<Utc>> {
         let d = self.amz_date.as_deref()?;
-        NaiveDateTime::parse_from_str(d, "%Y%m%dT%H%M%SZ")
-            .ok()
-            .map(|n| Utc.from_utc_datetime(&n))
+        NaiveDateTime::parse_from_str(d, "%Y%m%dT%H%M%SZ").ok().map(|n| Utc.from_utc_datetime(&n))
     }
 
     fn scope(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            self.date, self.region, self.service
-        )
+        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
     }
 }
 
 /// Reads the signature from the `Authorization` header or, failing that, the presigned query.
 pub fn parse(headers: &HeaderMap, query: Option<&str>) -> Option<Signature> {
-    if let Some(auth) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return parse_header(auth, headers);
     }
     parse_query(query?)
@@ -79,28 +71,16 @@ fn parse_header(auth: &str, headers: &HeaderMap) -> Option<Signature> {
         date,
         region,
         service,
-        signed_headers: signed
-            .unwrap_or_default()
-            .split(';')
-            .map(str::to_string)
-            .collect(),
+        signed_headers: signed.unwrap_or_default().split(';').map(str::to_string).collect(),
         signature: signature?.to_string(),
-        amz_date: headers
-            .get("x-amz-date")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        amz_date: headers.get("x-amz-date").and_then(|v| v.to_str().ok()).map(str::to_string),
         expires: None,
     })
 }
 
 fn parse_query(query: &str) -> Option<Signature> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     if get("X-Amz-Algorithm")? != ALGORITHM {
         return None;
     }
@@ -110,35 +90,22 @@ fn parse_query(query: &str) -> Option<Signature> {
         date,
         region,
         service,
-        signed_headers: get("X-Amz-SignedHeaders")
-            .unwrap_or("host")
-            .split(';')
-            .map(str::to_string)
-            .collect(),
+        signed_headers: get("X-Amz-SignedHeaders").unwrap_or("host").split(';').map(str::to_string).collect(),
         signature: get("X-Amz-Signature")?.to_string(),
         amz_date: get("X-Amz-Date").map(str::to_string),
-        expires: Some(
-            get("X-Amz-Expires")
-                .and_then(|e| e.parse().ok())
-                .unwrap_or(0),
-        ),
+        expires: Some(get("X-Amz-Expires").and_then(|e| e.parse().ok()).unwrap_or(0)),
     })
 }
 
 /// `AKID/20260101/us-east-1/s3/aws4_request` → its parts.
 fn split_credential(c: &str) -> Option<(String, String, String, String)> {
     let mut it = c.split('/');
-    let (ak, date, region, service, term) =
-        (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+    let (ak, date, region, service, term) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
     (term == "aws4_request").then(|| (ak.into(), date.into(), region.into(), service.into()))
 }
 
 /// The characters SigV4 leaves unencoded: `A-Z a-z 0-9 - _ . ~`.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 fn uri_encode(s: &str) -> String {
     utf8_percent_encode(s, UNRESERVED).to_string()
@@ -163,27 +130,17 @@ pub fn verify(sig: &Signature, secret: &str, req: &SignedRequest<'_>) -> bool {
         return false;
     };
     let canonical = canonical_request(sig, req);
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{}\n{}",
-        sig.scope(),
-        hex::encode(Sha256::digest(canonical))
-    );
+    let string_to_sign =
+        format!("{ALGORITHM}\n{amz_date}\n{}\n{}", sig.scope(), hex::encode(Sha256::digest(canonical)));
     let key = signing_key(secret, &sig.date, &sig.region, &sig.service);
     let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
     constant_time_eq(expected.as_bytes(), sig.signature.as_bytes())
 }
 
 fn canonical_request(sig: &Signature, req: &SignedRequest<'_>) -> String {
-    let path = if req.raw_path.is_empty() {
-        "/"
-    } else {
-        req.raw_path
-    };
+    let path = if req.raw_path.is_empty() { "/" } else { req.raw_path };
     let path = if req.double_encode_path {
-        path.split('/')
-            .map(uri_encode)
-            .collect::<Vec<_>>()
-            .join("/")
+        path.split('/').map(uri_encode).collect::<Vec<_>>().join("/")
     } else {
         path.to_string()
     };
@@ -194,42 +151,24 @@ fn canonical_request(sig: &Signature, req: &SignedRequest<'_>) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| {
-                percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
+            let dec = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
             (uri_encode(&dec(k)), uri_encode(&dec(v)))
         })
         .filter(|(k, _)| !(sig.is_presigned() && k == "X-Amz-Signature"))
         .collect();
     query.sort();
-    let query = query
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let mut headers = String::new();
     for name in &sig.signed_headers {
         let values: Vec<String> = req
             .headers
             .get_all(name.as_str())
             .iter()
-            .map(|v| {
-                String::from_utf8_lossy(v.as_bytes())
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
         headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    format!(
-        "{}\n{path}\n{query}\n{headers}\n{}\n{}",
-        req.method,
-        sig.signed_headers.join(";"),
-        req.payload_hash
-    )
+    format!("{}\n{path}\n{query}\n{headers}\n{}\n{}", req.method, sig.signed_headers.join(";"), req.payload_hash)
 }
 
 fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
@@ -277,11 +216,7 @@ mod tests {
             payload_hash: &empty,
             double_encode_path: true,
         };
-        assert!(verify(
-            &sig,
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            &req
-        ));
+        assert!(verify(&sig, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &req));
         assert!(!verify(&sig, "wrong-secret", &req));
     }
 
@@ -291,9 +226,6 @@ mod tests {
         let sig = parse(&HeaderMap::new(), Some(q)).unwrap();
         assert_eq!(sig.expires, Some(60));
         assert_eq!(sig.service, "s3");
-        assert_eq!(
-            sig.signed_at().unwrap().to_rfc3339(),
-            "2026-01-01T00:00:00+00:00"
-        );
+        assert_eq!(sig.signed_at().unwrap().to_rfc3339(), "2026-01-01T00:00:00+00:00");
     }
 }

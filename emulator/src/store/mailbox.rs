@@ -45,11 +45,7 @@ impl Store {
     }
 
     /// Newest first; only mail to `destination` when given.
-    pub async fn mailbox(
-        &self,
-        destination: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Mail>, sqlx::Error> {
+    pub async fn mailbox(&self, destination: Option<&str>, limit: i64) -> Result<Vec<Mail>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, sent_at, channel, source, destination, subject, body FROM mailbox
              WHERE (?1 IS NULL OR destination = ?1) ORDER BY id DESC LIMIT ?2",

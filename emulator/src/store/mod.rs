@@ -10,9 +10,7 @@ pub mod mailbox;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::StateLocation;
 
@@ -28,9 +26,8 @@ impl Store {
     pub async fn open(location: &StateLocation) -> anyhow::Result<Self> {
         let (options, max) = match location {
             StateLocation::Dir(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    anyhow::anyhow!("cannot create state dir {}: {e}", dir.display())
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create state dir {}: {e}", dir.display()))?;
                 let opts = SqliteConnectOptions::new()
                     .filename(dir.join("emulator.db"))
                     .create_if_missing(true)
@@ -39,14 +36,9 @@ impl Store {
                 (opts, 4)
             }
             // One connection: each in-memory connection would otherwise be its own database.
-            StateLocation::InMemory => (
-                SqliteConnectOptions::from_str("sqlite::memory:").expect("static url"),
-                1,
-            ),
+            StateLocation::InMemory => (SqliteConnectOptions::from_str("sqlite::memory:").expect("static url"), 1),
         };
-        let options = options
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+        let options = options.busy_timeout(Duration::from_secs(10)).foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(1)
@@ -55,10 +47,7 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
         Ok(Self { pool })
     }
 
@@ -74,13 +63,9 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
-        sqlx::query("PRAGMA defer_foreign_keys = ON")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut *tx).await?;
         for (t,) in tables {
-            sqlx::query(&format!("DELETE FROM \"{t}\""))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(&format!("DELETE FROM \"{t}\"")).execute(&mut *tx).await?;
         }
         tx.commit().await
     }

@@ -1,0 +1,1 @@
+//! kms tests through the AWS SDK.

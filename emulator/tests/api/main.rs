@@ -1,0 +1,11 @@
+//! Black-box tests of the emulator through the official AWS SDK for Rust over real HTTP.
+//!
+//! One test binary (modules below) so the heavy SDK crates are linked once. Every test starts
+//! its own in-process emulator on an ephemeral port with in-memory state, unless it tests
+//! persistence.
+
+mod common;
+mod core;
+mod kms;
+mod s3;
+mod sns;

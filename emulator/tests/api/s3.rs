@@ -1,0 +1,1 @@
+//! s3 tests through the AWS SDK.

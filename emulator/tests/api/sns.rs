@@ -1,0 +1,1 @@
+//! sns tests through the AWS SDK.
