@@ -93,8 +93,15 @@ async fn clock_can_be_frozen_and_advanced() {
     let v: serde_json::Value = common::http().get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["now"], "2026-01-01T00:00:00.000Z");
     assert_eq!(v["frozen"], true);
-    let v: serde_json::Value =
-        common::http().post(&url).json(&serde_json::json!({"advance": "1h 30m"})).send().await.unwrap().json().await.unwrap();
+    let v: serde_json::Value = common::http()
+        .post(&url)
+        .json(&serde_json::json!({"advance": "1h 30m"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["now"], "2026-01-01T01:30:00.000Z");
     let bad = common::http().post(&url).query(&[("advance", "soon")]).send().await.unwrap();
     assert_eq!(bad.status(), 400);
