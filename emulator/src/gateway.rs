@@ -112,7 +112,10 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     let route = classify(&parts.method, &parts.headers, &parts.uri, sig.as_ref());
     let mut protocol = match &route {
         Route::Json { prefix, .. } => json_protocol(prefix),
-        Route::Query => Protocol::AwsQuery(GENERIC_QUERY),
+        Route::Query => match sig.as_ref().map(|s| s.service.as_str()) {
+            Some("sns") => Protocol::AwsQuery(sns::FLAVOR),
+            _ => Protocol::AwsQuery(GENERIC_QUERY),
+        },
         Route::S3 => Protocol::RestXml,
     };
     let head = parts.method == Method::HEAD;
