@@ -5,6 +5,7 @@
 //! persistence.
 
 mod auth;
+mod cli;
 mod common;
 mod core;
 mod durability;
