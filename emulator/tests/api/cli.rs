@@ -82,9 +82,13 @@ async fn aws_cli_drives_s3_kms_and_sns() {
         .await,
     )
     .unwrap();
-    let blob = enc["CiphertextBlob"].as_str().unwrap();
+    let blob_file = dir.path().join("blob.bin");
+    use base64::Engine;
+    let blob = base64::engine::general_purpose::STANDARD.decode(enc["CiphertextBlob"].as_str().unwrap()).unwrap();
+    std::fs::write(&blob_file, blob).unwrap();
+    let blob_arg = format!("fileb://{}", blob_file.display());
     let dec: serde_json::Value = serde_json::from_str(
-        &aws(url, &["kms", "decrypt", "--ciphertext-blob", blob, "--encryption-context", "user=alice"]).await,
+        &aws(url, &["kms", "decrypt", "--ciphertext-blob", &blob_arg, "--encryption-context", "user=alice"]).await,
     )
     .unwrap();
     assert_eq!(dec["Plaintext"], "aGVsbG8=");
