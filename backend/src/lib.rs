@@ -1,1 +1,5 @@
+//! The chat backend: one-to-one and room chat with per-recipient envelope encryption.
 //!
+//! Domain logic lives here as plain async functions over the AWS SDK clients; the Lambda
+//! functions in `src/bin/` are thin `lambda_runtime` wrappers around them. The same binaries run
+//! on AWS and under the emulator: only `AWS_ENDPOINT_URL` differs.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 pub enum StateLocation {
     /// A directory holding `emulator.db` (created if missing). State survives restarts.
     Dir(PathBuf),
-    /// A throwaway in-memory database, gone when the process ends.
+    /// Throwaway state: a private temporary database, deleted when the instance stops.
     InMemory,
 }
 

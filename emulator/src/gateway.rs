@@ -112,7 +112,10 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     let route = classify(&parts.method, &parts.headers, &parts.uri, sig.as_ref());
     let mut protocol = match &route {
         Route::Json { prefix, .. } => json_protocol(prefix),
-        Route::Query => Protocol::AwsQuery(GENERIC_QUERY),
+        Route::Query => match sig.as_ref().map(|s| s.service.as_str()) {
+            Some("sns") => Protocol::AwsQuery(sns::FLAVOR),
+            _ => Protocol::AwsQuery(GENERIC_QUERY),
+        },
         Route::S3 => Protocol::RestXml,
     };
     let head = parts.method == Method::HEAD;
@@ -286,4 +289,55 @@ pub fn unknown_operation() -> AwsError {
 
 fn invalid_action(action: &str, version: &str) -> AwsError {
     AwsError::bad_request("InvalidAction", format!("Could not find operation {action} for version {version}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(service: &str) -> Signature {
+        Signature {
+            access_key: "AK".into(),
+            date: "20260101".into(),
+            region: "us-east-1".into(),
+            service: service.into(),
+            signed_headers: vec!["host".into()],
+            signature: "00".into(),
+            amz_date: None,
+            expires: None,
+        }
+    }
+
+    fn classify_req(method: Method, uri: &str, headers: &[(&str, &str)], service: Option<&str>) -> Route {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        let s = service.map(sig);
+        classify(&method, &h, &uri.parse().unwrap(), s.as_ref())
+    }
+
+    #[test]
+    fn target_header_wins() {
+        let r = classify_req(Method::POST, "/", &[("x-amz-target", "TrentService.Encrypt")], Some("kms"));
+        assert_eq!(r, Route::Json { prefix: "TrentService".into(), op: "Encrypt".into() });
+    }
+
+    #[test]
+    fn form_posts_and_action_queries_are_query_protocol() {
+        let form = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+        assert_eq!(classify_req(Method::POST, "/", &form, Some("sns")), Route::Query);
+        assert_eq!(classify_req(Method::POST, "/", &form, None), Route::Query);
+        assert_eq!(classify_req(Method::GET, "/?Action=ConfirmSubscription&Token=t", &[], None), Route::Query);
+    }
+
+    #[test]
+    fn s3_scope_and_everything_else_is_s3() {
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        assert_eq!(classify_req(Method::POST, "/bucket?delete", &form, Some("s3")), Route::S3);
+        assert_eq!(classify_req(Method::GET, "/bucket/key", &[], None), Route::S3);
+        assert_eq!(classify_req(Method::PUT, "/bucket/key?x-id=PutObject", &[], Some("s3")), Route::S3);
+        // A key that merely contains "Action=" is still S3.
+        assert_eq!(classify_req(Method::GET, "/bucket/k?prefix=Action=x", &[], None), Route::S3);
+    }
 }

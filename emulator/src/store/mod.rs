@@ -3,11 +3,12 @@
 //! Every service keeps its tables here (schema in `emulator/migrations/`, applied at start).
 //! WAL mode with `synchronous = NORMAL` means a write is in the log before the response that
 //! acknowledges it is sent, so it survives the process being killed (`kill -9`); only an OS
-//! crash can lose the last commits. `--in-memory` uses a private in-memory database instead.
+//! crash can lose the last commits. `--in-memory` uses a private temporary database instead,
+//! deleted when the instance stops.
 
 pub mod mailbox;
 
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -18,29 +19,37 @@ use crate::config::StateLocation;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Keeps a throwaway database's directory alive; it is deleted with the last handle.
+    _temp: Option<Arc<tempfile::TempDir>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Store {
     pub async fn open(location: &StateLocation) -> anyhow::Result<Self> {
-        let (options, max) = match location {
+        // Throwaway state is a private temporary database with exactly the same engine settings
+        // as persistent state (WAL, a pool of connections), so behaviour never differs between
+        // the two; only fsync is skipped, since nothing has to survive.
+        let (dir, temp, synchronous) = match location {
             StateLocation::Dir(dir) => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| anyhow::anyhow!("cannot create state dir {}: {e}", dir.display()))?;
-                let opts = SqliteConnectOptions::new()
-                    .filename(dir.join("emulator.db"))
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal);
-                (opts, 4)
+                (dir.clone(), None, SqliteSynchronous::Normal)
             }
-            // One connection: each in-memory connection would otherwise be its own database.
-            StateLocation::InMemory => (SqliteConnectOptions::from_str("sqlite::memory:").expect("static url"), 1),
+            StateLocation::InMemory => {
+                let temp = tempfile::Builder::new().prefix("emulator-").tempdir()?;
+                (temp.path().to_path_buf(), Some(Arc::new(temp)), SqliteSynchronous::Off)
+            }
         };
-        let options = options.busy_timeout(Duration::from_secs(10)).foreign_keys(true);
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("emulator.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(max)
+            .max_connections(4)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
@@ -48,7 +57,7 @@ impl Store {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(Self { pool })
+        Ok(Self { pool, _temp: temp })
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -85,3 +85,17 @@ pub fn code<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e: &E) -
 pub fn status<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
+
+/// Replaces request ids and host ids in an error body with fixed placeholders.
+pub fn redact_ids(body: &str) -> String {
+    let mut out = body.to_string();
+    for (open, close) in [("<RequestId>", "</RequestId>"), ("<HostId>", "</HostId>")] {
+        let mut from = 0;
+        while let Some(s) = out[from..].find(open).map(|i| i + from + open.len()) {
+            let Some(e) = out[s..].find(close).map(|i| i + s) else { break };
+            out.replace_range(s..e, "REDACTED");
+            from = s + "REDACTED".len();
+        }
+    }
+    out
+}

@@ -127,3 +127,36 @@ async fn oversized_body_is_rejected_with_an_aws_error_not_a_crash() {
     let ok = common::http().get(format!("{}/_emulator/health", emu.url())).send().await.unwrap();
     assert!(ok.status().is_success());
 }
+
+#[tokio::test]
+async fn same_seed_and_clock_give_the_same_ids_and_ciphertexts() {
+    let t0: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let emu = common::builder().seed(7).clock(t0).start().await.unwrap();
+        let kms = common::kms(emu.url());
+        let meta = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+        let blob = kms.encrypt().key_id(&meta.key_id).plaintext(b"same".to_vec().into()).send().await.unwrap();
+        let topic = common::sns(emu.url()).create_topic().name("t").send().await.unwrap();
+        runs.push((meta.key_id, meta.creation_date, blob.ciphertext_blob.unwrap().into_inner(), topic.topic_arn));
+    }
+    assert_eq!(runs[0], runs[1]);
+    // A different seed gives different keys.
+    let emu = common::builder().seed(8).clock(t0).start().await.unwrap();
+    let other = common::kms(emu.url()).create_key().send().await.unwrap().key_metadata.unwrap();
+    assert_ne!(other.key_id, runs[0].0);
+}
+
+#[tokio::test]
+async fn reset_wipes_every_service() {
+    let emu = common::start().await;
+    let (s3, kms, sns) = (common::s3(emu.url()), common::kms(emu.url()), common::sns(emu.url()));
+    s3.create_bucket().bucket("gone").send().await.unwrap();
+    kms.create_key().send().await.unwrap();
+    sns.create_topic().name("gone").send().await.unwrap();
+    let resp = common::http().post(format!("{}/_emulator/reset", emu.url())).send().await.unwrap();
+    assert!(resp.status().is_success());
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+    assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
+    assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
+}

@@ -4,8 +4,11 @@
 //! its own in-process emulator on an ephemeral port with in-memory state, unless it tests
 //! persistence.
 
+mod auth;
+mod cli;
 mod common;
 mod core;
+mod durability;
 mod kms;
 mod s3;
 mod sns;

@@ -1,0 +1,109 @@
+//! The AWS CLI, unmodified, against the emulator: only `--endpoint-url` changes.
+//! Skipped (with a printed reason) where no `aws` executable is on PATH; CI installs it.
+
+use tokio::process::Command;
+
+use crate::common;
+
+/// Runs `aws --endpoint-url URL args…`; returns stdout, failing the test on a non-zero exit.
+async fn aws(url: &str, args: &[&str]) -> String {
+    let out = Command::new("aws")
+        .arg("--endpoint-url")
+        .arg(url)
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .await
+        .expect("aws runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "aws {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn cli_available() -> bool {
+    let found = std::process::Command::new("aws").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: no `aws` CLI on PATH (pip install awscli)");
+    }
+    found
+}
+
+#[tokio::test]
+async fn aws_cli_drives_s3_kms_and_sns() {
+    if !cli_available() {
+        return;
+    }
+    let emu = common::start().await;
+    let url = emu.url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.txt");
+    std::fs::write(&file, "hello from the cli\n").unwrap();
+    let big = dir.path().join("big.bin");
+    // Above the CLI's 8 MiB multipart threshold.
+    std::fs::write(&big, (0..9 * 1024 * 1024).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).unwrap();
+
+    aws(url, &["s3", "mb", "s3://cli-bucket"]).await;
+    aws(url, &["s3", "cp", file.to_str().unwrap(), "s3://cli-bucket/docs/hello.txt"]).await;
+    aws(url, &["s3", "cp", big.to_str().unwrap(), "s3://cli-bucket/big.bin"]).await;
+    let listing = aws(url, &["s3", "ls", "s3://cli-bucket/docs/"]).await;
+    assert!(listing.contains("hello.txt"), "{listing}");
+    let back = dir.path().join("back.txt");
+    aws(url, &["s3", "cp", "s3://cli-bucket/docs/hello.txt", back.to_str().unwrap()]).await;
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "hello from the cli\n");
+    let big_back = dir.path().join("big-back.bin");
+    aws(url, &["s3", "cp", "s3://cli-bucket/big.bin", big_back.to_str().unwrap()]).await;
+    assert_eq!(std::fs::read(&big_back).unwrap(), std::fs::read(&big).unwrap());
+    aws(url, &["s3", "rm", "s3://cli-bucket/docs/hello.txt"]).await;
+
+    let key: serde_json::Value =
+        serde_json::from_str(&aws(url, &["kms", "create-key", "--description", "cli key"]).await).unwrap();
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    aws(url, &["kms", "create-alias", "--alias-name", "alias/cli", "--target-key-id", &key_id]).await;
+    let enc: serde_json::Value = serde_json::from_str(
+        &aws(
+            url,
+            &[
+                "kms",
+                "encrypt",
+                "--key-id",
+                "alias/cli",
+                "--plaintext",
+                "aGVsbG8=",
+                "--encryption-context",
+                "user=alice",
+            ],
+        )
+        .await,
+    )
+    .unwrap();
+    let blob_file = dir.path().join("blob.bin");
+    use base64::Engine;
+    let blob = base64::engine::general_purpose::STANDARD.decode(enc["CiphertextBlob"].as_str().unwrap()).unwrap();
+    std::fs::write(&blob_file, blob).unwrap();
+    let blob_arg = format!("fileb://{}", blob_file.display());
+    let dec: serde_json::Value = serde_json::from_str(
+        &aws(url, &["kms", "decrypt", "--ciphertext-blob", &blob_arg, "--encryption-context", "user=alice"]).await,
+    )
+    .unwrap();
+    assert_eq!(dec["Plaintext"], "aGVsbG8=");
+
+    let topic: serde_json::Value =
+        serde_json::from_str(&aws(url, &["sns", "create-topic", "--name", "cli-topic"]).await).unwrap();
+    let arn = topic["TopicArn"].as_str().unwrap();
+    aws(
+        url,
+        &["sns", "subscribe", "--topic-arn", arn, "--protocol", "email", "--notification-endpoint", "cli@example.com"],
+    )
+    .await;
+    let published: serde_json::Value =
+        serde_json::from_str(&aws(url, &["sns", "publish", "--topic-arn", arn, "--message", "hi"]).await).unwrap();
+    assert!(published["MessageId"].as_str().is_some_and(|id| !id.is_empty()));
+    let mail = common::mailbox(url, "cli@example.com").await;
+    assert!(!mail.is_empty(), "the subscription confirmation is in the mailbox");
+}

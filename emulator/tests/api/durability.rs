@@ -1,0 +1,52 @@
+//! Acknowledged writes survive `kill -9` of the emulator process (SQLite WAL, synchronous=NORMAL).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::common;
+
+/// Starts the real binary on a free port over `dir`; returns the process and its endpoint URL.
+fn spawn(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emulator"))
+        .args(["serve", "--port", "0", "--state"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("emulator binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("endpoint line").to_string();
+    (child, url)
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_dash_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = spawn(dir.path());
+
+    let s3 = common::s3(&url);
+    s3.create_bucket().bucket("durable").send().await.unwrap();
+    s3.put_object().bucket("durable").key("k").body(b"acknowledged".to_vec().into()).send().await.unwrap();
+    let kms = common::kms(&url);
+    let key_id = kms.create_key().description("survivor").send().await.unwrap().key_metadata.unwrap().key_id;
+    let blob = kms.encrypt().key_id(&key_id).plaintext(b"secret".to_vec().into()).send().await.unwrap().ciphertext_blob;
+
+    // SIGKILL: no shutdown path runs.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, url) = spawn(dir.path());
+    let s3 = common::s3(&url);
+    let got = s3.get_object().bucket("durable").key("k").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"acknowledged");
+    let kms = common::kms(&url);
+    let meta = kms.describe_key().key_id(&key_id).send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(meta.description.as_deref(), Some("survivor"));
+    let plain = kms.decrypt().ciphertext_blob(blob.unwrap()).send().await.unwrap().plaintext.unwrap();
+    assert_eq!(plain.as_ref(), b"secret");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
