@@ -19,7 +19,12 @@ async fn bucket(s3: &Client, name: &str) {
     s3.create_bucket().bucket(name).send().await.expect("create bucket");
 }
 
-async fn put(s3: &Client, b: &str, k: &str, body: impl Into<Vec<u8>>) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
+async fn put(
+    s3: &Client,
+    b: &str,
+    k: &str,
+    body: impl Into<Vec<u8>>,
+) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
     s3.put_object().bucket(b).key(k).body(ByteStream::from(body.into())).send().await.expect("put object")
 }
 
@@ -43,29 +48,24 @@ async fn bucket_lifecycle_and_errors() {
     s3.create_bucket().bucket("alpha").send().await.expect("re-create in us-east-1");
 
     s3.head_bucket().bucket("alpha").send().await.expect("head bucket");
-    let names: Vec<String> = s3
-        .list_buckets()
-        .send()
-        .await
-        .unwrap()
-        .buckets()
-        .iter()
-        .map(|b| b.name().unwrap().to_string())
-        .collect();
+    let names: Vec<String> =
+        s3.list_buckets().send().await.unwrap().buckets().iter().map(|b| b.name().unwrap().to_string()).collect();
     assert_eq!(names, ["alpha", "beta"]);
     let loc = s3.get_bucket_location().bucket("alpha").send().await.unwrap();
     assert!(loc.location_constraint().is_none_or(|c| c.as_str().is_empty()), "{loc:?}");
 
     // Outside us-east-1 the owner gets BucketAlreadyOwnedByYou.
-    let eu = common::s3_with(&aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .endpoint_url(emu.url())
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build());
+    let eu = common::s3_with(
+        &aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(emu.url())
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build(),
+    );
     eu.create_bucket()
         .bucket("gamma")
         .create_bucket_configuration(
@@ -141,7 +141,8 @@ async fn put_get_head_with_metadata_checksums_and_encryption() {
     assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
 
     // The SDK validates the returned checksum against the body it reads.
-    let got = s3.get_object().bucket("bkt").key("dir/hello.txt").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    let got =
+        s3.get_object().bucket("bkt").key("dir/hello.txt").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
     assert_eq!(got.content_type(), Some("text/plain"));
     assert_eq!(got.cache_control(), Some("max-age=60"));
     assert_eq!(got.content_disposition(), Some("attachment; filename=\"h.txt\""));
@@ -160,7 +161,9 @@ async fn put_get_head_with_metadata_checksums_and_encryption() {
     assert!(head.last_modified().is_some());
 
     // Explicit algorithms round-trip too.
-    for algo in [ChecksumAlgorithm::Sha256, ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Crc64Nvme] {
+    for algo in
+        [ChecksumAlgorithm::Sha256, ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Crc64Nvme]
+    {
         s3.put_object()
             .bucket("bkt")
             .key("algo")
@@ -267,7 +270,14 @@ async fn ranges_and_conditional_gets() {
     let err = s3.get_object().bucket("bkt").key("k").if_unmodified_since(past).send().await.unwrap_err();
     assert_eq!((common::code(&err).as_str(), common::status(&err)), ("PreconditionFailed", Some(412)));
     // AWS precedence: If-Match true wins over If-Unmodified-Since false ...
-    s3.get_object().bucket("bkt").key("k").if_match(&etag).if_unmodified_since(past).send().await.expect("If-Match wins");
+    s3.get_object()
+        .bucket("bkt")
+        .key("k")
+        .if_match(&etag)
+        .if_unmodified_since(past)
+        .send()
+        .await
+        .expect("If-Match wins");
     // ... and If-None-Match false (not matching) wins over If-Modified-Since (not modified).
     s3.get_object()
         .bucket("bkt")
@@ -344,7 +354,8 @@ async fn listing_with_delimiter_prefix_and_pagination() {
 
     // encoding-type=url.
     put(&s3, "lst", "sp ace", "x").await;
-    let raw = common::http().get(format!("{}/lst?list-type=2&prefix=sp&encoding-type=url", emu.url())).send().await.unwrap();
+    let raw =
+        common::http().get(format!("{}/lst?list-type=2&prefix=sp&encoding-type=url", emu.url())).send().await.unwrap();
     let text = raw.text().await.unwrap();
     assert!(text.contains("<Key>sp%20ace</Key>"), "{text}");
 
@@ -513,7 +524,8 @@ async fn multipart_upload_two_parts_and_errors() {
     let emu = common::start().await;
     let s3 = common::s3(emu.url());
     bucket(&s3, "mpu").await;
-    let create = s3.create_multipart_upload().bucket("mpu").key("big.bin").content_type("application/zip").send().await.unwrap();
+    let create =
+        s3.create_multipart_upload().bucket("mpu").key("big.bin").content_type("application/zip").send().await.unwrap();
     let id = create.upload_id().unwrap().to_string();
 
     let part1 = pattern(5 * MIB);
@@ -603,7 +615,8 @@ async fn multipart_upload_two_parts_and_errors() {
     assert_eq!((common::code(&err).as_str(), common::status(&err)), ("NoSuchUpload", Some(404)));
 
     // Small non-final parts → EntityTooSmall; abort then NoSuchUpload.
-    let id2 = s3.create_multipart_upload().bucket("mpu").key("small").send().await.unwrap().upload_id().unwrap().to_string();
+    let id2 =
+        s3.create_multipart_upload().bucket("mpu").key("small").send().await.unwrap().upload_id().unwrap().to_string();
     let mut done_parts = Vec::new();
     for n in 1..=2 {
         let p = s3
@@ -815,11 +828,16 @@ async fn virtual_hosted_style_requests() {
     let port = emu.addr().port();
     let http = common::http();
     let base = format!("http://127.0.0.1:{port}");
-    for host in [format!("vhost.localhost:{port}"), format!("vhost.s3.localhost:{port}"), format!("vhost.s3.us-east-1.localhost:{port}")] {
+    for host in [
+        format!("vhost.localhost:{port}"),
+        format!("vhost.s3.localhost:{port}"),
+        format!("vhost.s3.us-east-1.localhost:{port}"),
+    ] {
         let _ = http.delete(format!("{base}/obj/with%20space")).header("Host", &host).send().await.unwrap();
         let resp = http.put(&base).header("Host", &host).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{host}");
-        let resp = http.put(format!("{base}/obj/with%20space")).header("Host", &host).body("virtual").send().await.unwrap();
+        let resp =
+            http.put(format!("{base}/obj/with%20space")).header("Host", &host).body("virtual").send().await.unwrap();
         assert_eq!(resp.status(), 200, "{host}");
         let resp = http.get(format!("{base}/obj/with%20space")).header("Host", &host).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{host}");

@@ -53,13 +53,18 @@ pub async fn create_bucket(ctx: &Ctx, r: &S3Request<'_>, bucket: &str) -> Result
     let constraint = config.location_constraint.filter(|c| !c.is_empty());
     let region = match constraint.as_deref() {
         Some(US_EAST_1) => {
-            return Err(AwsError::bad_request("InvalidLocationConstraint", "The specified location-constraint is not valid")
-                .with("LocationConstraint", US_EAST_1));
+            return Err(AwsError::bad_request(
+                "InvalidLocationConstraint",
+                "The specified location-constraint is not valid",
+            )
+            .with("LocationConstraint", US_EAST_1));
         }
         Some(c) if c != ctx.region => {
             return Err(AwsError::bad_request(
                 "IllegalLocationConstraintException",
-                format!("The {c} location constraint is incompatible for the region specific endpoint this request was sent to."),
+                format!(
+                    "The {c} location constraint is incompatible for the region specific endpoint this request was sent to."
+                ),
             ));
         }
         Some(c) => c.to_string(),
@@ -105,11 +110,16 @@ pub async fn head_bucket(ctx: &Ctx, bucket: &str) -> Result<Response> {
 
 pub async fn delete_bucket(ctx: &Ctx, bucket: &str) -> Result<Response> {
     store::require_bucket(ctx, bucket).await?;
-    let mut tx = ctx.store().pool().begin().await?;
-    let any = sqlx::query("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1").bind(bucket).fetch_optional(&mut *tx).await?;
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let any =
+        sqlx::query("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1").bind(bucket).fetch_optional(&mut *tx).await?;
     if any.is_some() {
-        return Err(AwsError::new(StatusCode::CONFLICT, "BucketNotEmpty", "The bucket you tried to delete is not empty")
-            .with("BucketName", bucket.to_string()));
+        return Err(AwsError::new(
+            StatusCode::CONFLICT,
+            "BucketNotEmpty",
+            "The bucket you tried to delete is not empty",
+        )
+        .with("BucketName", bucket.to_string()));
     }
     // Unfinished multipart uploads go with the bucket.
     let parts = sqlx::query(
@@ -182,14 +192,13 @@ pub async fn list_buckets(ctx: &Ctx, r: &S3Request<'_>) -> Result<Response> {
             _ => return Err(invalid_argument("Invalid max-buckets value", "max-buckets", v)),
         },
     };
-    let after = match r.q("continuation-token") {
-        None => String::new(),
-        Some(t) => B64
-            .decode(t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| invalid_argument("The continuation token provided is incorrect", "continuation-token", t))?,
-    };
+    let after =
+        match r.q("continuation-token") {
+            None => String::new(),
+            Some(t) => B64.decode(t).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+                invalid_argument("The continuation token provided is incorrect", "continuation-token", t)
+            })?,
+        };
     let prefix = r.q("prefix").unwrap_or("");
     let region = r.q("bucket-region");
     let all: Vec<_> = store::list_buckets(ctx)
@@ -239,7 +248,9 @@ mod tests {
         for ok in ["abc", "my-bucket.v2", "a1b", "000"] {
             assert!(valid_bucket_name(ok), "{ok}");
         }
-        for bad in ["ab", "Abc", "-abc", "abc-", "a..b", "192.168.1.1", "xn--abc", "a_b", "abc-s3alias", &"a".repeat(64)] {
+        for bad in
+            ["ab", "Abc", "-abc", "abc-", "a..b", "192.168.1.1", "xn--abc", "a_b", "abc-s3alias", &"a".repeat(64)]
+        {
             assert!(!valid_bucket_name(bad), "{bad}");
         }
     }

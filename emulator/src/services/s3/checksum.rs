@@ -109,9 +109,12 @@ pub fn md5_checked(content_md5: Option<&str>, body: &[u8]) -> Result<[u8; 16]> {
                 .with("Content-MD5", given.to_string())
         })?;
         if raw != digest {
-            return Err(AwsError::bad_request("BadDigest", "The Content-MD5 you specified did not match what we received.")
-                .with("ExpectedDigest", hex::encode(&raw))
-                .with("CalculatedDigest", B64.encode(digest)));
+            return Err(AwsError::bad_request(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            )
+            .with("ExpectedDigest", hex::encode(&raw))
+            .with("CalculatedDigest", B64.encode(digest)));
         }
     }
     Ok(digest)

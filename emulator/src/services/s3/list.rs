@@ -124,9 +124,8 @@ async fn page(ctx: &Ctx, bucket: &str, prefix: &str, delimiter: Option<&str>, af
             if !o.key.starts_with(prefix) {
                 break 'outer;
             }
-            let common = delimiter.and_then(|d| {
-                o.key[prefix.len()..].find(d).map(|i| o.key[..prefix.len() + i + d.len()].to_string())
-            });
+            let common = delimiter
+                .and_then(|d| o.key[prefix.len()..].find(d).map(|i| o.key[..prefix.len() + i + d.len()].to_string()));
             if let Some(cp) = common {
                 // Already returned (on this page or, as the marker, on an earlier one).
                 if cp == after || p.prefixes.last() == Some(&cp) {
@@ -162,13 +161,21 @@ pub async fn list_objects(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, v2: bool) 
         None => MAX_KEYS,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if n >= 0 => (n as usize).min(MAX_KEYS),
-            _ => return Err(invalid_argument("Provided max-keys not an integer or within integer range", "max-keys", v)),
+            _ => {
+                return Err(invalid_argument(
+                    "Provided max-keys not an integer or within integer range",
+                    "max-keys",
+                    v,
+                ));
+            }
         },
     };
     let encoding = match r.q("encoding-type") {
         None => None,
         Some("url") => Some("url".to_string()),
-        Some(other) => return Err(invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", other)),
+        Some(other) => {
+            return Err(invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", other));
+        }
     };
     let enc = |s: &str| if encoding.is_some() { utf8_percent_encode(s, URL_SAFE).to_string() } else { s.to_string() };
     let prefix = r.q("prefix").unwrap_or("");
@@ -177,11 +184,9 @@ pub async fn list_objects(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, v2: bool) 
     let token = r.q("continuation-token");
     let after = if v2 {
         match token {
-            Some(t) => B64
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| invalid_argument("The continuation token provided is incorrect", "continuation-token", t))?,
+            Some(t) => B64.decode(t).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+                invalid_argument("The continuation token provided is incorrect", "continuation-token", t)
+            })?,
             None => r.q("start-after").unwrap_or("").to_string(),
         }
     } else {

@@ -260,7 +260,11 @@ pub(crate) fn response(status: StatusCode, headers: &[(String, String)], body: i
 }
 
 /// An XML 200 response with extra headers.
-pub(crate) fn xml_response<T: serde::Serialize>(root: &str, value: &T, headers: &[(String, String)]) -> Result<Response> {
+pub(crate) fn xml_response<T: serde::Serialize>(
+    root: &str,
+    value: &T,
+    headers: &[(String, String)],
+) -> Result<Response> {
     let body = crate::protocol::rest_xml::to_xml(root, value)?;
     let mut all = vec![("content-type".to_string(), "application/xml".to_string())];
     all.extend_from_slice(headers);

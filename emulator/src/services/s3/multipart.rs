@@ -128,12 +128,17 @@ pub async fn create(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> Re
             if !ok {
                 return Err(AwsError::bad_request(
                     "InvalidRequest",
-                    format!("The {t} checksum type cannot be used with the {} checksum algorithm.", a.name().to_lowercase()),
+                    format!(
+                        "The {t} checksum type cannot be used with the {} checksum algorithm.",
+                        a.name().to_lowercase()
+                    ),
                 ));
             }
             Some(t.to_string())
         }
-        (Some(t), Some(_)) => return Err(invalid_argument("Value for x-amz-checksum-type is invalid.", "x-amz-checksum-type", t)),
+        (Some(t), Some(_)) => {
+            return Err(invalid_argument("Value for x-amz-checksum-type is invalid.", "x-amz-checksum-type", t));
+        }
         (None, Some(Algo::Crc64Nvme)) => Some("FULL_OBJECT".into()),
         (None, Some(_)) => Some("COMPOSITE".into()),
     };
@@ -173,8 +178,7 @@ pub async fn create(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> Re
         h.push(("x-amz-checksum-algorithm".into(), a.name().into()));
         h.push(("x-amz-checksum-type".into(), t.clone()));
     }
-    let result =
-        InitiateMultipartUploadResult { xmlns: S3_XMLNS, bucket: bucket.into(), key: key.into(), upload_id };
+    let result = InitiateMultipartUploadResult { xmlns: S3_XMLNS, bucket: bucket.into(), key: key.into(), upload_id };
     xml_response("InitiateMultipartUploadResult", &result, &h)
 }
 
@@ -208,7 +212,7 @@ pub async fn upload_part(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) 
     };
     let sealed = sse::seal_internal(ctx, &up.body).await?;
     let etag = hex::encode(up.md5);
-    let mut tx = ctx.store().pool().begin().await?;
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
     let old = sqlx::query("DELETE FROM s3_parts WHERE upload_id = ? AND part_number = ? RETURNING blob_id")
         .bind(&upload.upload_id)
         .bind(n)
@@ -351,14 +355,17 @@ pub async fn complete(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> 
         })?;
         chosen.push(found);
     }
-    if let Some((_, head)) = chosen.split_last() {
-        if let Some(small) = head.iter().find(|p| p.size < MIN_PART) {
-            return Err(AwsError::bad_request("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size")
-                .with("ProposedSize", small.size.to_string())
-                .with("MinSizeAllowed", MIN_PART.to_string())
-                .with("PartNumber", small.number.to_string())
-                .with("ETag", small.etag.clone()));
-        }
+    if let Some((_, head)) = chosen.split_last()
+        && let Some(small) = head.iter().find(|p| p.size < MIN_PART)
+    {
+        return Err(AwsError::bad_request(
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size",
+        )
+        .with("ProposedSize", small.size.to_string())
+        .with("MinSizeAllowed", MIN_PART.to_string())
+        .with("PartNumber", small.number.to_string())
+        .with("ETag", small.etag.clone()));
     }
     let mut body = Vec::with_capacity(chosen.iter().map(|p| p.size as usize).sum());
     let mut md5s = Vec::with_capacity(16 * chosen.len());
@@ -415,7 +422,7 @@ pub async fn complete(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> 
 }
 
 async fn delete_upload(ctx: &Ctx, upload_id: &str) -> Result<()> {
-    let mut tx = ctx.store().pool().begin().await?;
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
     let blobs = sqlx::query("DELETE FROM s3_parts WHERE upload_id = ? RETURNING blob_id")
         .bind(upload_id)
         .fetch_all(&mut *tx)

@@ -40,7 +40,11 @@ pub(super) fn ingest(r: &S3Request) -> Result<Ingested> {
         let d = chunked::decode(&r.req.body)?;
         if let Some(declared) = r.header("x-amz-decoded-content-length") {
             let n: usize = declared.trim().parse().map_err(|_| {
-                super::invalid_argument("Invalid x-amz-decoded-content-length", "x-amz-decoded-content-length", declared)
+                super::invalid_argument(
+                    "Invalid x-amz-decoded-content-length",
+                    "x-amz-decoded-content-length",
+                    declared,
+                )
             })?;
             if n != d.body.len() {
                 return Err(AwsError::bad_request(
@@ -69,9 +73,7 @@ pub(super) fn ingest(r: &S3Request) -> Result<Ingested> {
     };
     let md5 = checksum::md5_checked(r.header("content-md5"), &body)?;
     let checksum = checksum::supplied(|name| {
-        r.header(name)
-            .map(str::to_string)
-            .or_else(|| trailers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        r.header(name).map(str::to_string).or_else(|| trailers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     })?;
     if let Some((algo, value)) = &checksum {
         checksum::verify(*algo, value, &body)?;
@@ -141,7 +143,8 @@ fn etag_header(meta: &ObjectMeta) -> (String, String) {
 }
 
 fn checksum_headers(meta: &ObjectMeta) -> Vec<(String, String)> {
-    let (Some(algo), Some(value)) = (meta.checksum_algorithm.as_deref().and_then(Algo::from_name), &meta.checksum_value)
+    let (Some(algo), Some(value)) =
+        (meta.checksum_algorithm.as_deref().and_then(Algo::from_name), &meta.checksum_value)
     else {
         return Vec::new();
     };
@@ -197,8 +200,12 @@ fn etag_matches(list: &str, etag: &str) -> bool {
 }
 
 fn precondition_failed(condition: &str) -> AwsError {
-    AwsError::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
-        .with("Condition", condition.to_string())
+    AwsError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+    )
+    .with("Condition", condition.to_string())
 }
 
 /// Evaluates conditional headers (`prefix` is `""` or `x-amz-copy-source-`) in AWS's order.
@@ -476,7 +483,11 @@ pub async fn copy_object(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) 
     };
     let sse_req = sse::parse_request(r)?;
     let changes_encryption = r.header("x-amz-server-side-encryption").is_some();
-    if src_bucket == bucket && src_key == key && !replace && !changes_encryption && r.header("x-amz-storage-class").is_none()
+    if src_bucket == bucket
+        && src_key == key
+        && !replace
+        && !changes_encryption
+        && r.header("x-amz-storage-class").is_none()
     {
         return Err(AwsError::bad_request(
             "InvalidRequest",

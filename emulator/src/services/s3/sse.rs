@@ -100,7 +100,10 @@ pub fn headers(meta: &ObjectMeta) -> Vec<(String, String)> {
     }
     if let Some(c) = &meta.kms_context {
         let user: BTreeMap<String, String> = serde_json::from_str(c).unwrap_or_default();
-        h.push(("x-amz-server-side-encryption-context".into(), B64.encode(serde_json::to_vec(&user).unwrap_or_default())));
+        h.push((
+            "x-amz-server-side-encryption-context".into(),
+            B64.encode(serde_json::to_vec(&user).unwrap_or_default()),
+        ));
     }
     h
 }
@@ -176,9 +179,8 @@ fn encrypt(ctx: &Ctx, key: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     }
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let nonce = ctx.rng().bytes::<12>();
-    let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), plaintext)
-        .map_err(|_| AwsError::internal("encryption failed"))?;
+    let ct =
+        cipher.encrypt(Nonce::from_slice(&nonce), plaintext).map_err(|_| AwsError::internal("encryption failed"))?;
     let mut out = Vec::with_capacity(12 + ct.len());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
