@@ -932,6 +932,101 @@ async fn no_such_key_error_body_shape() {
     assert!(resp.bytes().await.unwrap().is_empty());
 }
 
+#[tokio::test]
+async fn bad_input_gets_aws_errors() {
+    let emu = common::start().await;
+    let s3 = common::s3(emu.url());
+    let http = common::http();
+    // CreateBucket: malformed configuration, a constraint the endpoint's region does not match,
+    // and us-east-1 named explicitly.
+    let resp = http.put(format!("{}/newbucket", emu.url())).body("<CreateBucketConfiguration>").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("<Code>MalformedXML</Code>"));
+    let err = s3
+        .create_bucket()
+        .bucket("newbucket")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((common::code(&err).as_str(), common::status(&err)), ("IllegalLocationConstraintException", Some(400)));
+    let resp = http
+        .put(format!("{}/newbucket", emu.url()))
+        .body(
+            "<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("<Code>InvalidLocationConstraint</Code>"));
+
+    bucket(&s3, "inputs").await;
+    // Keys over 1024 bytes, metadata over 2 KB.
+    let long = "k".repeat(1025);
+    let err = s3.put_object().bucket("inputs").key(&long).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    assert_eq!((common::code(&err).as_str(), common::status(&err)), ("KeyTooLongError", Some(400)));
+    let err = s3
+        .put_object()
+        .bucket("inputs")
+        .key("meta")
+        .metadata("big", "v".repeat(2100))
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((common::code(&err).as_str(), common::status(&err)), ("MetadataTooLarge", Some(400)));
+    // Unknown encryption method and a bad encryption context.
+    let resp = http
+        .put(format!("{}/inputs/k", emu.url()))
+        .header("x-amz-server-side-encryption", "ROT13")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("<Code>InvalidArgument</Code>"));
+    let resp = http
+        .put(format!("{}/inputs/k", emu.url()))
+        .header("x-amz-server-side-encryption", "aws:kms")
+        .header("x-amz-server-side-encryption-context", "not base64 json")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("<Code>InvalidArgument</Code>"));
+    // A KMS key that does not exist, as S3 reports it.
+    let err = s3
+        .put_object()
+        .bucket("inputs")
+        .key("k")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((common::code(&err).as_str(), common::status(&err)), ("KMS.NotFoundException", Some(400)));
+    // Invalid part numbers on a GET.
+    put(&s3, "inputs", "plain", "x").await;
+    let err = s3.get_object().bucket("inputs").key("plain").part_number(3).send().await.unwrap_err();
+    assert_eq!((common::code(&err).as_str(), common::status(&err)), ("InvalidPartNumber", Some(416)));
+    // CompleteMultipartUpload with a body that is not XML.
+    let id =
+        s3.create_multipart_upload().bucket("inputs").key("m").send().await.unwrap().upload_id().unwrap().to_string();
+    let resp = http.post(format!("{}/inputs/m?uploadId={id}", emu.url())).body("parts please").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("<Code>MalformedXML</Code>"));
+    let resp = http.post(format!("{}/inputs/m?uploadId=nope", emu.url())).body("<x/>").send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.text().await.unwrap().contains("<Code>NoSuchUpload</Code>"));
+}
+
 // SSE-KMS: needs the KMS service.
 
 async fn kms_key(url: &str) -> String {
