@@ -65,23 +65,13 @@ async fn aws_cli_drives_s3_kms_and_sns() {
         serde_json::from_str(&aws(url, &["kms", "create-key", "--description", "cli key"]).await).unwrap();
     let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     aws(url, &["kms", "create-alias", "--alias-name", "alias/cli", "--target-key-id", &key_id]).await;
-    let enc: serde_json::Value = serde_json::from_str(
-        &aws(
-            url,
-            &[
-                "kms",
-                "encrypt",
-                "--key-id",
-                "alias/cli",
-                "--plaintext",
-                "aGVsbG8=",
-                "--encryption-context",
-                "user=alice",
-            ],
-        )
-        .await,
-    )
-    .unwrap();
+    // fileb:// passes raw bytes the same way in CLI v1 and v2.
+    let plain = dir.path().join("plain.bin");
+    std::fs::write(&plain, b"hello").unwrap();
+    let plain_arg = format!("fileb://{}", plain.display());
+    let encrypt =
+        ["kms", "encrypt", "--key-id", "alias/cli", "--plaintext", &plain_arg, "--encryption-context", "user=alice"];
+    let enc: serde_json::Value = serde_json::from_str(&aws(url, &encrypt).await).unwrap();
     let blob_file = dir.path().join("blob.bin");
     use base64::Engine;
     let blob = base64::engine::general_purpose::STANDARD.decode(enc["CiphertextBlob"].as_str().unwrap()).unwrap();

@@ -1035,7 +1035,6 @@ async fn kms_key(url: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs KMS"]
 async fn sse_kms_round_trip_and_key_state() {
     let emu = common::start().await;
     let s3 = common::s3(emu.url());
