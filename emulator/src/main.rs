@@ -1,5 +1,6 @@
 //! `emulator` command line: `emulator serve …` starts the emulator on one port.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -98,10 +99,13 @@ async fn main() -> anyhow::Result<()> {
                 StateLocation::InMemory => "in memory".into(),
             };
             let emu = Emulator::builder().config(config).start().await?;
-            println!("emulator listening on {}", emu.url());
-            println!("  state: {state}");
-            println!("  use:   aws --endpoint-url {} s3 ls", emu.url());
-            println!("  admin: {}/_emulator/health", emu.url());
+            // A closed stdout (e.g. a parent that read only the first line) must not stop the server.
+            let banner = format!(
+                "emulator listening on {url}\n  state: {state}\n  use:   aws --endpoint-url {url} s3 ls\n  admin: {url}/_emulator/health\n",
+                url = emu.url()
+            );
+            let mut out = std::io::stdout();
+            let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
             emu.wait_for_signal().await;
         }
     }
