@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use quick_xml::Writer;
+use quick_xml::escape::partial_escape;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use crate::error::{AwsError, Result};
@@ -131,7 +132,7 @@ impl XmlBody {
     /// `<name>text</name>` with `text` escaped.
     pub fn text(&mut self, name: &str, text: &str) -> &mut Self {
         self.open(name);
-        self.w.write_event(Event::Text(BytesText::new(text))).expect("write to Vec");
+        self.w.write_event(Event::Text(BytesText::from_escaped(partial_escape(text)))).expect("write to Vec");
         self.close(name)
     }
 
@@ -223,5 +224,8 @@ mod tests {
         let mut x = XmlBody::new();
         x.text("M", "a<b&c");
         assert_eq!(String::from_utf8(x.into_inner()).unwrap(), "<M>a&lt;b&amp;c</M>");
+        let mut y = XmlBody::new();
+        y.text("M", "it's \"q\"");
+        assert_eq!(String::from_utf8(y.into_inner()).unwrap(), "<M>it's \"q\"</M>");
     }
 }

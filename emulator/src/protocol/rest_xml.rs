@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use quick_xml::Writer;
+use quick_xml::escape::partial_escape;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -48,7 +49,7 @@ pub fn error_response(err: &AwsError, request_id: &str, head: bool) -> Response 
     let mut w = Writer::new(Vec::new());
     let el = |w: &mut Writer<Vec<u8>>, name: &str, text: &str| {
         w.write_event(Event::Start(BytesStart::new(name))).expect("write to Vec");
-        w.write_event(Event::Text(BytesText::new(text))).expect("write to Vec");
+        w.write_event(Event::Text(BytesText::from_escaped(partial_escape(text)))).expect("write to Vec");
         w.write_event(Event::End(BytesEnd::new(name))).expect("write to Vec");
     };
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect("write to Vec");
