@@ -226,8 +226,9 @@ async fn list(ctx: &Ctx, q: &QueryInput, action: &str, topic: Option<&str>) -> R
     .fetch_all(ctx.store().pool())
     .await?;
     let more = rows.len() > 100;
-    let last_seq: Option<i64> = rows.iter().take(100).last().map(|r| r.get(8));
-    let subs: Vec<Subscription> = rows.iter().take(100).map(from_row).collect();
+    let page = &rows[..rows.len().min(100)];
+    let last_seq: Option<i64> = page.last().map(|r| r.get(8));
+    let subs: Vec<Subscription> = page.iter().map(from_row).collect();
     Ok(respond(ctx, action, |x| {
         x.open("Subscriptions");
         for s in &subs {
