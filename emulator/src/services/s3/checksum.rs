@@ -7,6 +7,8 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use serde::Serialize;
+
 use crate::error::{AwsError, Result};
 
 static CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
@@ -74,6 +76,38 @@ impl Algo {
 }
 
 /// The one `x-amz-checksum-*` value among `lookup`'s names, if any.
+/// The `Checksum<ALGO>` members of S3's XML results (flattened into them): at most one is set.
+#[derive(Debug, Default, Serialize)]
+pub struct ChecksumMembers {
+    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
+    crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
+    crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
+    crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
+    sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+}
+
+impl ChecksumMembers {
+    /// `value` under the member of `algo`; nothing when either is absent.
+    pub fn one(algo: Option<Algo>, value: Option<String>) -> Self {
+        let mut m = Self::default();
+        let (Some(algo), Some(value)) = (algo, value) else { return m };
+        let slot = match algo {
+            Algo::Crc32 => &mut m.crc32,
+            Algo::Crc32c => &mut m.crc32c,
+            Algo::Crc64Nvme => &mut m.crc64nvme,
+            Algo::Sha1 => &mut m.sha1,
+            Algo::Sha256 => &mut m.sha256,
+        };
+        *slot = Some(value);
+        m
+    }
+}
+
 pub fn supplied(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<(Algo, String)>> {
     let found: Vec<(Algo, String)> = ALL.into_iter().filter_map(|a| lookup(a.header()).map(|v| (a, v))).collect();
     match found.len() {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::bucket::Owner;
-use super::checksum::{self, Algo};
+use super::checksum::{self, Algo, ChecksumMembers};
 use super::object::{check_key, ingest, request_metadata};
 use super::sse::{self, SseRequest};
 use super::store::{self, ObjectMeta};
@@ -279,16 +279,8 @@ struct CompleteMultipartUploadResult {
     key: String,
     #[serde(rename = "ETag")]
     etag: String,
-    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
-    crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
-    crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
-    crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
-    sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
+    #[serde(flatten)]
+    checksum: ChecksumMembers,
     #[serde(rename = "ChecksumType", skip_serializing_if = "Option::is_none")]
     checksum_type: Option<String>,
 }
@@ -404,18 +396,13 @@ pub async fn complete(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> 
     store::put_object(ctx, bucket, &meta, &sealed.data).await?;
     delete_upload(ctx, &upload.upload_id).await?;
     let show = upload.checksum_algorithm.is_some() || algo == Algo::Crc64Nvme;
-    let pick = |a: Algo| (show && a == algo).then(|| value.clone());
     let result = CompleteMultipartUploadResult {
         xmlns: S3_XMLNS,
         location: format!("{}/{bucket}/{key}", ctx.emu.endpoint),
         bucket: bucket.into(),
         key: key.into(),
         etag: format!("\"{etag}\""),
-        crc32: pick(Algo::Crc32),
-        crc32c: pick(Algo::Crc32c),
-        crc64nvme: pick(Algo::Crc64Nvme),
-        sha1: pick(Algo::Sha1),
-        sha256: pick(Algo::Sha256),
+        checksum: ChecksumMembers::one(show.then_some(algo), Some(value.clone())),
         checksum_type: Some(ctype.into()),
     };
     xml_response("CompleteMultipartUploadResult", &result, &sse::headers(&meta))
@@ -466,16 +453,8 @@ struct PartEntry {
     etag: String,
     #[serde(rename = "Size")]
     size: i64,
-    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
-    crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
-    crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
-    crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
-    sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
+    #[serde(flatten)]
+    checksum: ChecksumMembers,
 }
 
 #[derive(Serialize)]
@@ -540,19 +519,12 @@ pub async fn list_parts(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -
         is_truncated: truncated,
         parts: parts
             .into_iter()
-            .map(|p| {
-                let pick = |a: Algo| if Some(a) == algo { p.checksum.clone() } else { None };
-                PartEntry {
-                    part_number: p.number,
-                    last_modified: xml_time(&p.last_modified),
-                    etag: format!("\"{}\"", p.etag),
-                    size: p.size,
-                    crc32: pick(Algo::Crc32),
-                    crc32c: pick(Algo::Crc32c),
-                    crc64nvme: pick(Algo::Crc64Nvme),
-                    sha1: pick(Algo::Sha1),
-                    sha256: pick(Algo::Sha256),
-                }
+            .map(|p| PartEntry {
+                part_number: p.number,
+                last_modified: xml_time(&p.last_modified),
+                etag: format!("\"{}\"", p.etag),
+                size: p.size,
+                checksum: ChecksumMembers::one(algo, p.checksum.clone()),
             })
             .collect(),
         initiator: Initiator::of(ctx),

@@ -8,7 +8,7 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::checksum::{self, Algo};
+use super::checksum::{self, Algo, ChecksumMembers};
 use super::store::{self, ObjectMeta};
 use super::{S3Request, chunked, http_time, no_such_key, parse_http_date, parse_time, response, sse, xml_time};
 use crate::error::{AwsError, Result};
@@ -437,16 +437,8 @@ struct CopyObjectResult {
     last_modified: String,
     #[serde(rename = "ChecksumType", skip_serializing_if = "Option::is_none")]
     checksum_type: Option<String>,
-    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
-    crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
-    crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
-    crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
-    sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
+    #[serde(flatten)]
+    checksum: ChecksumMembers,
 }
 
 /// `/bucket/key` or `bucket/key` (URL-encoded, optionally `?versionId=`) → (bucket, key).
@@ -524,18 +516,12 @@ pub async fn copy_object(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) 
     };
     sealed.apply_to(&mut meta);
     store::put_object(ctx, bucket, &meta, &sealed.data).await?;
-    let value = meta.checksum_value.clone();
-    let pick = |a: Algo| if a == algo { value.clone() } else { None };
     let result = CopyObjectResult {
         xmlns: S3_XMLNS,
         etag: format!("\"{}\"", meta.etag),
         last_modified: xml_time(&meta.last_modified),
         checksum_type: Some("FULL_OBJECT".into()),
-        crc32: pick(Algo::Crc32),
-        crc32c: pick(Algo::Crc32c),
-        crc64nvme: pick(Algo::Crc64Nvme),
-        sha1: pick(Algo::Sha1),
-        sha256: pick(Algo::Sha256),
+        checksum: ChecksumMembers::one(Some(algo), meta.checksum_value.clone()),
     };
     super::xml_response("CopyObjectResult", &result, &sse::headers(&meta))
 }
