@@ -427,3 +427,22 @@ async fn bad_input_gets_json_protocol_errors() {
     let body = resp.text().await.unwrap();
     insta::assert_snapshot!("kms_not_found", body);
 }
+
+#[tokio::test]
+async fn concurrent_first_uses_of_an_aws_managed_alias_make_one_key() {
+    let emu = common::start().await;
+    let kms = common::kms(emu.url());
+    let calls = (0..8).map(|_| {
+        let kms = kms.clone();
+        tokio::spawn(async move {
+            kms.describe_key().key_id("alias/aws/s3").send().await.unwrap().key_metadata.unwrap().key_id
+        })
+    });
+    let mut ids = Vec::new();
+    for c in calls {
+        ids.push(c.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(kms.list_keys().send().await.unwrap().keys().len(), 1);
+}

@@ -139,18 +139,23 @@ async fn resolve_alias(ctx: &Ctx, alias: &str) -> Result<Key> {
 
 async fn create_aws_managed(ctx: &Ctx, alias: &str) -> Result<Key> {
     let service = alias.trim_start_matches("alias/aws/");
-    let key =
-        new_key(ctx, format!("Default key that protects my {service} data when no other key is defined"), None, "AWS");
     let now = epoch(ctx);
-    let mut tx = ctx.store().pool().begin().await?;
-    insert(&mut tx, &key).await?;
-    sqlx::query("INSERT OR IGNORE INTO kms_aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
-        .bind(alias)
-        .bind(&key.key_id)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    // Under the write lock, so concurrent first uses create one key, not one each.
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let exists =
+        sqlx::query("SELECT 1 FROM kms_aliases WHERE alias_name = ?").bind(alias).fetch_optional(&mut *tx).await?;
+    if exists.is_none() {
+        let description = format!("Default key that protects my {service} data when no other key is defined");
+        let key = new_key(ctx, description, None, "AWS");
+        insert(&mut tx, &key).await?;
+        sqlx::query("INSERT INTO kms_aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
+            .bind(alias)
+            .bind(&key.key_id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Box::pin(resolve_alias(ctx, alias)).await
 }
