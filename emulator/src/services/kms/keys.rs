@@ -455,9 +455,6 @@ fn check_policy(ctx: &Ctx, key: &Key, text: &str, bypass: bool) -> Result<()> {
 #[serde(rename_all = "PascalCase")]
 pub struct KeyIdInput {
     key_id: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    grant_tokens: Vec<String>,
 }
 
 pub async fn describe_key(ctx: &Ctx, input: KeyIdInput) -> Result<KeyMetadataOutput> {

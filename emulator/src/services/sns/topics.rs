@@ -25,13 +25,14 @@ pub fn topic_arn(ctx: &Ctx, name: &str) -> String {
 /// one that could but does not exist is NotFound.
 pub async fn load(ctx: &Ctx, arn: &str) -> Result<Topic> {
     let prefix = format!("arn:aws:sns:{}:{}:", ctx.config().region, ctx.account());
-    let name = arn.strip_prefix(&prefix).filter(|n| valid_name(n)).ok_or_else(|| invalid("TopicArn"))?;
+    if !arn.strip_prefix(&prefix).is_some_and(valid_name) {
+        return Err(invalid("TopicArn"));
+    }
     let row = sqlx::query("SELECT arn, name, attributes FROM sns_topics WHERE arn = ?")
         .bind(arn)
         .fetch_optional(ctx.store().pool())
         .await?
         .ok_or_else(|| not_found("Topic does not exist"))?;
-    let _ = name;
     Ok(Topic {
         arn: row.get(0),
         name: row.get(1),
