@@ -70,11 +70,17 @@ pub fn alias_arn(ctx: &Ctx, alias: &str) -> String {
 }
 
 /// Keys whose deletion date has passed on the emulator clock are deleted (with their aliases).
+/// Runs before every KMS operation, so it first looks with a read: the delete, which takes the
+/// database's write lock, happens only when a key is actually due.
 pub async fn sweep(ctx: &Ctx) -> Result<()> {
-    sqlx::query("DELETE FROM kms_keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ?")
-        .bind(epoch(ctx))
-        .execute(ctx.store().pool())
-        .await?;
+    const DUE: &str = "key_state = 'PendingDeletion' AND deletion_date <= ?";
+    let now = epoch(ctx);
+    let pool = ctx.store().pool();
+    let due =
+        sqlx::query(&format!("SELECT 1 FROM kms_keys WHERE {DUE} LIMIT 1")).bind(now).fetch_optional(pool).await?;
+    if due.is_some() {
+        sqlx::query(&format!("DELETE FROM kms_keys WHERE {DUE}")).bind(now).execute(pool).await?;
+    }
     Ok(())
 }
 
