@@ -72,6 +72,11 @@ impl Ctx {
         self.emu.clock.now()
     }
 
+    /// `now` as fractional epoch seconds (AWS JSON protocols' timestamp form).
+    pub fn epoch(&self) -> f64 {
+        self.now().timestamp_millis() as f64 / 1000.0
+    }
+
     /// `now` as RFC 3339 with milliseconds, the form stored in the database.
     pub fn now_rfc3339(&self) -> String {
         self.now().to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -55,6 +55,19 @@ fn missing_field(text: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// Runs one operation: decodes its input, calls the handler, encodes its output. Service
+/// operation tables are lists of `"Op" => call(FLAVOR, ctx, body, handler)`.
+pub async fn call<C, I: DeserializeOwned, O: Serialize>(
+    flavor: Flavor,
+    ctx: &C,
+    body: &[u8],
+    op: impl AsyncFnOnce(&C, I) -> Result<O>,
+) -> Result<Response> {
+    let input = decode::<I>(body)?;
+    let output = op(ctx, input).await?;
+    Ok(respond(flavor, &output))
+}
+
 /// A 200 response carrying `output` as JSON.
 pub fn respond<T: Serialize>(flavor: Flavor, output: &T) -> Response {
     match serde_json::to_vec(output) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::keys::{self, Empty, alias_arn, authorize, epoch, require_not_pending, resolve};
+use super::keys::{self, Empty, alias_arn, authorize, require_not_pending, resolve};
 use crate::error::{AwsError, Result};
 use crate::state::Ctx;
 
@@ -63,7 +63,7 @@ pub struct AliasTargetInput {
 pub async fn create_alias(ctx: &Ctx, input: AliasTargetInput) -> Result<Empty> {
     validate_name(&input.alias_name)?;
     let key = target(ctx, &input.target_key_id, "kms:CreateAlias").await?;
-    let now = epoch(ctx);
+    let now = ctx.epoch();
     let inserted = sqlx::query(
         "INSERT INTO kms_aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )
@@ -90,7 +90,7 @@ pub async fn update_alias(ctx: &Ctx, input: AliasTargetInput) -> Result<Empty> {
     let key = target(ctx, &input.target_key_id, "kms:UpdateAlias").await?;
     sqlx::query("UPDATE kms_aliases SET key_id = ?, updated_at = ? WHERE alias_name = ?")
         .bind(&key.key_id)
-        .bind(epoch(ctx))
+        .bind(ctx.epoch())
         .bind(&input.alias_name)
         .execute(ctx.store().pool())
         .await?;

@@ -57,10 +57,6 @@ fn from_row(r: &SqliteRow) -> Key {
     }
 }
 
-pub fn epoch(ctx: &Ctx) -> f64 {
-    ctx.now().timestamp_millis() as f64 / 1000.0
-}
-
 pub fn key_arn(ctx: &Ctx, key_id: &str) -> String {
     format!("arn:aws:kms:{}:{}:key/{key_id}", ctx.config().region, ctx.account())
 }
@@ -74,7 +70,7 @@ pub fn alias_arn(ctx: &Ctx, alias: &str) -> String {
 /// database's write lock, happens only when a key is actually due.
 pub async fn sweep(ctx: &Ctx) -> Result<()> {
     const DUE: &str = "key_state = 'PendingDeletion' AND deletion_date <= ?";
-    let now = epoch(ctx);
+    let now = ctx.epoch();
     let pool = ctx.store().pool();
     let due =
         sqlx::query(&format!("SELECT 1 FROM kms_keys WHERE {DUE} LIMIT 1")).bind(now).fetch_optional(pool).await?;
@@ -145,7 +141,7 @@ async fn resolve_alias(ctx: &Ctx, alias: &str) -> Result<Key> {
 
 async fn create_aws_managed(ctx: &Ctx, alias: &str) -> Result<Key> {
     let service = alias.trim_start_matches("alias/aws/");
-    let now = epoch(ctx);
+    let now = ctx.epoch();
     // Under the write lock, so concurrent first uses create one key, not one each.
     let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
     let exists =
@@ -178,7 +174,7 @@ pub fn new_key(ctx: &Ctx, description: String, policy: Option<String>, manager: 
         key_spec: "SYMMETRIC_DEFAULT".into(),
         state: "Enabled".into(),
         key_manager: manager.into(),
-        created_at: epoch(ctx),
+        created_at: ctx.epoch(),
         deletion_date: None,
         pending_window_days: None,
         policy: policy.unwrap_or_else(|| policy::default_policy(ctx.account())),
@@ -521,7 +517,7 @@ pub async fn schedule_key_deletion(ctx: &Ctx, input: ScheduleInput) -> Result<Sc
             format!("{} is an AWS managed key.", key.arn),
         ));
     }
-    let when = epoch(ctx) + (days * 86_400) as f64;
+    let when = ctx.epoch() + (days * 86_400) as f64;
     set_state(ctx, &key, "PendingDeletion", Some((when, days))).await?;
     Ok(ScheduleOutput {
         key_id: key.arn,

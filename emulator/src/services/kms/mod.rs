@@ -18,8 +18,6 @@ pub mod policy;
 use std::collections::BTreeMap;
 
 use axum::response::Response;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::error::Result;
 use crate::protocol::aws_json::{self, JSON_1_1};
@@ -28,43 +26,37 @@ use crate::state::Ctx;
 pub const TARGET_PREFIX: &str = "TrentService";
 pub const FLAVOR: aws_json::Flavor = aws_json::Flavor { content_type: JSON_1_1, error_namespace: "" };
 
-/// Decodes the input, runs the operation, encodes the output.
-async fn run<I: DeserializeOwned, O: Serialize>(
-    ctx: &Ctx,
-    body: &[u8],
-    op: impl AsyncFnOnce(&Ctx, I) -> Result<O>,
-) -> Result<Response> {
-    let input = aws_json::decode::<I>(body)?;
-    keys::sweep(ctx).await?;
-    let output = op(ctx, input).await?;
-    Ok(aws_json::respond(FLAVOR, &output))
-}
-
 /// The operation table: one line per operation.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
+    keys::sweep(ctx).await?;
+    macro_rules! op {
+        ($handler:path) => {
+            aws_json::call(FLAVOR, ctx, body, $handler).await
+        };
+    }
     match op {
-        "CreateKey" => run(ctx, body, keys::create_key).await,
-        "DescribeKey" => run(ctx, body, keys::describe_key).await,
-        "ListKeys" => run(ctx, body, keys::list_keys).await,
-        "EnableKey" => run(ctx, body, keys::enable_key).await,
-        "DisableKey" => run(ctx, body, keys::disable_key).await,
-        "ScheduleKeyDeletion" => run(ctx, body, keys::schedule_key_deletion).await,
-        "CancelKeyDeletion" => run(ctx, body, keys::cancel_key_deletion).await,
-        "GetKeyPolicy" => run(ctx, body, keys::get_key_policy).await,
-        "PutKeyPolicy" => run(ctx, body, keys::put_key_policy).await,
-        "TagResource" => run(ctx, body, keys::tag_resource).await,
-        "UntagResource" => run(ctx, body, keys::untag_resource).await,
-        "ListResourceTags" => run(ctx, body, keys::list_resource_tags).await,
-        "CreateAlias" => run(ctx, body, aliases::create_alias).await,
-        "UpdateAlias" => run(ctx, body, aliases::update_alias).await,
-        "DeleteAlias" => run(ctx, body, aliases::delete_alias).await,
-        "ListAliases" => run(ctx, body, aliases::list_aliases).await,
-        "Encrypt" => run(ctx, body, crypto::encrypt).await,
-        "Decrypt" => run(ctx, body, crypto::decrypt).await,
-        "ReEncrypt" => run(ctx, body, crypto::re_encrypt).await,
-        "GenerateDataKey" => run(ctx, body, crypto::generate_data_key).await,
-        "GenerateDataKeyWithoutPlaintext" => run(ctx, body, crypto::generate_data_key_without_plaintext).await,
-        "GenerateRandom" => run(ctx, body, crypto::generate_random).await,
+        "CreateKey" => op!(keys::create_key),
+        "DescribeKey" => op!(keys::describe_key),
+        "ListKeys" => op!(keys::list_keys),
+        "EnableKey" => op!(keys::enable_key),
+        "DisableKey" => op!(keys::disable_key),
+        "ScheduleKeyDeletion" => op!(keys::schedule_key_deletion),
+        "CancelKeyDeletion" => op!(keys::cancel_key_deletion),
+        "GetKeyPolicy" => op!(keys::get_key_policy),
+        "PutKeyPolicy" => op!(keys::put_key_policy),
+        "TagResource" => op!(keys::tag_resource),
+        "UntagResource" => op!(keys::untag_resource),
+        "ListResourceTags" => op!(keys::list_resource_tags),
+        "CreateAlias" => op!(aliases::create_alias),
+        "UpdateAlias" => op!(aliases::update_alias),
+        "DeleteAlias" => op!(aliases::delete_alias),
+        "ListAliases" => op!(aliases::list_aliases),
+        "Encrypt" => op!(crypto::encrypt),
+        "Decrypt" => op!(crypto::decrypt),
+        "ReEncrypt" => op!(crypto::re_encrypt),
+        "GenerateDataKey" => op!(crypto::generate_data_key),
+        "GenerateDataKeyWithoutPlaintext" => op!(crypto::generate_data_key_without_plaintext),
+        "GenerateRandom" => op!(crypto::generate_random),
         _ => Err(crate::gateway::unknown_operation()),
     }
 }
