@@ -36,7 +36,6 @@ CREATE TABLE cognito_users (
     attributes    TEXT NOT NULL,                      -- JSON object, includes sub
     password_hash TEXT,                               -- argon2 PHC string
     password_set_at REAL,
-    tokens_valid_after REAL NOT NULL DEFAULT 0,       -- GlobalSignOut: older access tokens are revoked
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL,
     PRIMARY KEY (pool_id, username)
@@ -75,6 +74,6 @@ CREATE TABLE cognito_refresh_tokens (
 );
 CREATE INDEX cognito_refresh_user ON cognito_refresh_tokens (pool_id, username);
 
-CREATE TABLE cognito_revoked_origins (                -- origin_jti of revoked sessions
+CREATE TABLE cognito_revoked_origins (                -- sign-ins revoked by RevokeToken or GlobalSignOut
     origin_jti TEXT PRIMARY KEY NOT NULL
 );

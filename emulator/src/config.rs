@@ -47,6 +47,9 @@ pub struct Config {
     pub credentials: Vec<Credential>,
     /// Confirm e-mail/SMS subscriptions at once instead of mailing a confirmation link.
     pub auto_confirm_subscriptions: bool,
+    /// Issue Cognito tokens with AWS's issuer (`https://cognito-idp.{region}.amazonaws.com/{pool}`)
+    /// instead of this emulator's URL + `/{pool}`.
+    pub cognito_aws_issuer: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
 }
@@ -68,6 +71,7 @@ impl Default for Config {
                 principal_arn: "arn:aws:iam::000000000000:root".into(),
             }],
             auto_confirm_subscriptions: false,
+            cognito_aws_issuer: false,
             max_body_bytes: 512 * 1024 * 1024,
         }
     }

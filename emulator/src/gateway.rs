@@ -15,7 +15,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, header};
 use sha2::{Digest, Sha256};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
@@ -25,7 +25,7 @@ use crate::protocol::aws_json::{self, JSON_1_1};
 use crate::protocol::aws_query::{self, QueryInput};
 use crate::protocol::sigv4::{self, Signature, SignedRequest};
 use crate::protocol::{AuthFailure, HttpRequest, Protocol};
-use crate::services::{kms, s3, sns};
+use crate::services::{cognito, kms, s3, sns};
 use crate::state::{Ctx, Emu, Principal};
 
 /// Builds the router for one instance.
@@ -68,12 +68,23 @@ fn cors() -> CorsLayer {
 /// What kind of request this is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
-    Json { prefix: String, op: String },
+    /// `GET /{poolId}/.well-known/{jwks.json|openid-configuration}`.
+    WellKnown {
+        pool_id: String,
+        document: String,
+    },
+    Json {
+        prefix: String,
+        op: String,
+    },
     Query,
     S3,
 }
 
 fn classify(method: &Method, headers: &http::HeaderMap, uri: &http::Uri, sig: Option<&Signature>) -> Route {
+    if let Some(route) = well_known(method, uri.path()) {
+        return route;
+    }
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
         return Route::Json { prefix: prefix.to_string(), op: op.to_string() };
@@ -94,10 +105,23 @@ fn classify(method: &Method, headers: &http::HeaderMap, uri: &http::Uri, sig: Op
     Route::S3
 }
 
+/// Cognito's discovery documents. Pool ids contain `_`, which S3 bucket names never do, so
+/// these paths cannot be S3 objects.
+fn well_known(method: &Method, path: &str) -> Option<Route> {
+    if method != Method::GET {
+        return None;
+    }
+    let (pool_id, document) = path.strip_prefix('/')?.split_once("/.well-known/")?;
+    let is_doc = matches!(document, "jwks.json" | "openid-configuration");
+    (is_doc && pool_id.contains('_') && !pool_id.contains('/'))
+        .then(|| Route::WellKnown { pool_id: pool_id.to_string(), document: document.to_string() })
+}
+
 /// Protocol of JSON services by target prefix; unknown prefixes answer in awsJson1_1.
 fn json_protocol(prefix: &str) -> Protocol {
     match prefix {
         kms::TARGET_PREFIX => Protocol::AwsJson(kms::FLAVOR),
+        cognito::TARGET_PREFIX => Protocol::AwsJson(cognito::FLAVOR),
         _ => Protocol::AwsJson(aws_json::Flavor { content_type: JSON_1_1, error_namespace: "" }),
     }
 }
@@ -117,6 +141,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             _ => Protocol::AwsQuery(GENERIC_QUERY),
         },
         Route::S3 => Protocol::RestXml,
+        Route::WellKnown { .. } => Protocol::AwsJson(cognito::FLAVOR),
     };
     let head = parts.method == Method::HEAD;
 
@@ -134,6 +159,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
         match &route {
             Route::Json { prefix, op } => match prefix.as_str() {
                 kms::TARGET_PREFIX => kms::handle(&ctx, op, &req.body).await,
+                cognito::TARGET_PREFIX => cognito::handle(&ctx, op, &req.body).await,
                 _ => Err(unknown_operation()),
             },
             Route::Query => {
@@ -155,6 +181,15 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                 }
             }
             Route::S3 => s3::handle(&ctx, &req).await,
+            Route::WellKnown { pool_id, document } => match cognito::tokens::well_known(&emu, pool_id, document).await?
+            {
+                Some(doc) => Ok(axum::Json(doc).into_response()),
+                None => Err(AwsError::new(
+                    http::StatusCode::NOT_FOUND,
+                    "ResourceNotFoundException",
+                    format!("User pool {pool_id} does not exist."),
+                )),
+            },
         }
     }
     .await;
@@ -206,7 +241,8 @@ fn authenticate(
 ) -> Result<Principal, AwsError> {
     let cfg = &emu.config;
     let Some(sig) = sig else {
-        if cfg.strict_auth {
+        // Discovery documents are public, as on AWS.
+        if cfg.strict_auth && !matches!(route, Route::WellKnown { .. }) {
             return Err(protocol.auth_error(AuthFailure::Missing));
         }
         return Ok(Principal::from_arn("", &cfg.root_arn()));

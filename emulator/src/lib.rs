@@ -114,6 +114,10 @@ impl EmulatorBuilder {
         });
         self
     }
+    pub fn cognito_aws_issuer(mut self, on: bool) -> Self {
+        self.config.cognito_aws_issuer = on;
+        self
+    }
     pub fn auto_confirm_subscriptions(mut self, on: bool) -> Self {
         self.config.auto_confirm_subscriptions = on;
         self

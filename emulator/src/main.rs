@@ -52,6 +52,9 @@ struct ServeArgs {
     /// Confirm e-mail/SMS subscriptions at once instead of mailing a confirmation link.
     #[arg(long)]
     auto_confirm_subscriptions: bool,
+    /// Issue Cognito tokens with AWS's issuer URL instead of the emulator's own.
+    #[arg(long)]
+    cognito_aws_issuer: bool,
 }
 
 impl ServeArgs {
@@ -66,6 +69,7 @@ impl ServeArgs {
             account: self.account,
             strict_auth: self.strict_auth,
             auto_confirm_subscriptions: self.auto_confirm_subscriptions,
+            cognito_aws_issuer: self.cognito_aws_issuer,
             ..Config::default()
         };
         let root = config.root_arn();

@@ -36,6 +36,12 @@ impl Rng {
         out
     }
 
+    /// A generator seeded from this one, for long computations (key generation) that should
+    /// not hold the shared generator's lock but must stay reproducible under `--seed`.
+    pub fn fork(&self) -> ChaCha20Rng {
+        ChaCha20Rng::from_seed(self.bytes::<32>())
+    }
+
     /// A random (version 4) UUID in its usual lowercase text form.
     pub fn uuid(&self) -> String {
         let mut b = self.bytes::<16>();

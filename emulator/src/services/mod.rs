@@ -6,10 +6,12 @@
 //! | S3      | restXml    | [`s3::handle`]    |
 //! | KMS     | awsJson1_1 | [`kms::handle`]   |
 //! | SNS     | awsQuery   | [`sns::handle`]   |
+//! | Cognito | awsJson1_1 | [`cognito::handle`] |
 
+pub mod cognito;
 pub mod kms;
 pub mod s3;
 pub mod sns;
 
 /// Service names reported by `/_emulator/health`.
-pub const NAMES: &[&str] = &["s3", "kms", "sns"];
+pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp"];

@@ -6,6 +6,7 @@
 
 mod auth;
 mod cli;
+mod cognito;
 mod common;
 mod core;
 mod durability;

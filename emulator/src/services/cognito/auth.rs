@@ -1,0 +1,380 @@
+//! Authentication: InitiateAuth / AdminInitiateAuth (password and refresh flows), the
+//! NEW_PASSWORD_REQUIRED challenge, GlobalSignOut and RevokeToken.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::pools::Empty;
+use super::{
+    Client, Pool, User, err, find_user, invalid_parameter, load_client, load_pool, not_authorized, password, save_user,
+    tokens,
+};
+use crate::error::Result;
+use crate::state::Ctx;
+
+/// Challenge sessions last as long as AWS's default `AuthSessionValidity` (3 minutes).
+const SESSION_SECONDS: f64 = 180.0;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InitiateAuthInput {
+    auth_flow: String,
+    #[serde(default)]
+    auth_parameters: BTreeMap<String, String>,
+    client_id: String,
+    user_pool_id: Option<String>,
+}
+
+fn require_flow(client: &Client, allow: &str, flow: &str) -> Result<()> {
+    if client.flows().iter().any(|f| f == allow) {
+        Ok(())
+    } else if flow == "USER_PASSWORD_AUTH" {
+        Err(invalid_parameter("USER_PASSWORD_AUTH flow not enabled for this client"))
+    } else {
+        Err(invalid_parameter("Auth flow not enabled for this client"))
+    }
+}
+
+fn param<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str> {
+    params.get(name).map(String::as_str).ok_or_else(|| invalid_parameter(format!("Missing required parameter {name}")))
+}
+
+async fn client_of(ctx: &Ctx, client_id: &str, pool_id: Option<&str>) -> Result<(Pool, Client)> {
+    let client = load_client(ctx, client_id).await?;
+    if let Some(p) = pool_id {
+        load_pool(ctx, p).await?;
+        if p != client.pool_id {
+            return Err(err("ResourceNotFoundException", format!("User pool client {client_id} does not exist.")));
+        }
+    }
+    let pool = load_pool(ctx, &client.pool_id).await?;
+    Ok((pool, client))
+}
+
+pub async fn initiate_auth(ctx: &Ctx, input: InitiateAuthInput) -> Result<Value> {
+    let (pool, client) = client_of(ctx, &input.client_id, None).await?;
+    let p = &input.auth_parameters;
+    match input.auth_flow.as_str() {
+        "USER_PASSWORD_AUTH" => {
+            require_flow(&client, "ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH")?;
+            password_auth(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "PASSWORD")?, p.get("SECRET_HASH")).await
+        }
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+            require_flow(&client, "ALLOW_REFRESH_TOKEN_AUTH", "REFRESH_TOKEN_AUTH")?;
+            refresh(ctx, &pool, &client, param(p, "REFRESH_TOKEN")?, p.get("SECRET_HASH")).await
+        }
+        "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
+            Err(invalid_parameter(format!("{} is only valid in AdminInitiateAuth", input.auth_flow)))
+        }
+        "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+            Err(invalid_parameter(format!("{} is not supported by this emulator yet", input.auth_flow)))
+        }
+        other => Err(invalid_parameter(format!("Invalid AuthFlow: {other}"))),
+    }
+}
+
+pub async fn admin_initiate_auth(ctx: &Ctx, input: InitiateAuthInput) -> Result<Value> {
+    let pool_id = input.user_pool_id.clone().ok_or_else(|| crate::error::AwsError::member_null("UserPoolId"))?;
+    let (pool, client) = client_of(ctx, &input.client_id, Some(&pool_id)).await?;
+    let p = &input.auth_parameters;
+    match input.auth_flow.as_str() {
+        "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
+            require_flow(&client, "ALLOW_ADMIN_USER_PASSWORD_AUTH", &input.auth_flow)?;
+            password_auth(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "PASSWORD")?, p.get("SECRET_HASH")).await
+        }
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+            require_flow(&client, "ALLOW_REFRESH_TOKEN_AUTH", "REFRESH_TOKEN_AUTH")?;
+            refresh(ctx, &pool, &client, param(p, "REFRESH_TOKEN")?, p.get("SECRET_HASH")).await
+        }
+        "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+            Err(invalid_parameter(format!("{} is not supported by this emulator yet", input.auth_flow)))
+        }
+        other => Err(invalid_parameter(format!("Invalid AuthFlow: {other}"))),
+    }
+}
+
+/// The user behind a sign-in attempt; unknown users are reported as AWS does for the client.
+async fn signing_in(ctx: &Ctx, pool: &Pool, client: &Client, username: &str) -> Result<User> {
+    match find_user(ctx, pool, username).await? {
+        Some(u) => Ok(u),
+        None if client.hides_user_existence() => Err(not_authorized("Incorrect username or password.")),
+        None => Err(err("UserNotFoundException", "User does not exist.")),
+    }
+}
+
+async fn password_auth(
+    ctx: &Ctx,
+    pool: &Pool,
+    client: &Client,
+    username: &str,
+    password_given: &str,
+    secret_hash: Option<&String>,
+) -> Result<Value> {
+    password::check_secret_hash(client, username, secret_hash.map(String::as_str))?;
+    let user = signing_in(ctx, pool, client, username).await?;
+    if !password::verify(&user, password_given) {
+        return Err(not_authorized("Incorrect username or password."));
+    }
+    if !user.enabled {
+        return Err(not_authorized("User is disabled."));
+    }
+    match user.status.as_str() {
+        "UNCONFIRMED" => Err(err("UserNotConfirmedException", "User is not confirmed.")),
+        "RESET_REQUIRED" => Err(err("PasswordResetRequiredException", "Password reset required for the user")),
+        "FORCE_CHANGE_PASSWORD" => {
+            let days = password::effective_policy(pool)["TemporaryPasswordValidityDays"].as_f64().unwrap_or(7.0);
+            if user.password_set_at.unwrap_or(0.0) + days * 86_400.0 < ctx.epoch() {
+                return Err(not_authorized("Temporary password has expired and must be reset by an administrator."));
+            }
+            new_password_challenge(ctx, client, &user).await
+        }
+        _ => sign_in(ctx, pool, client, &user).await,
+    }
+}
+
+async fn new_password_challenge(ctx: &Ctx, client: &Client, user: &User) -> Result<Value> {
+    let session = URL_SAFE_NO_PAD.encode(ctx.rng().vec(96));
+    sqlx::query(
+        "INSERT INTO cognito_sessions (id, pool_id, client_id, username, challenge, expires_at) VALUES (?, ?, ?, ?, 'NEW_PASSWORD_REQUIRED', ?)",
+    )
+    .bind(&session)
+    .bind(&user.pool_id)
+    .bind(&client.client_id)
+    .bind(&user.username)
+    .bind(ctx.epoch() + SESSION_SECONDS)
+    .execute(ctx.store().pool())
+    .await?;
+    let visible: BTreeMap<&String, &String> = user.attributes.iter().filter(|(k, _)| k.as_str() != "sub").collect();
+    Ok(json!({
+        "ChallengeName": "NEW_PASSWORD_REQUIRED",
+        "Session": session,
+        "ChallengeParameters": {
+            "USER_ID_FOR_SRP": user.username,
+            "requiredAttributes": "[]",
+            "userAttributes": serde_json::to_string(&visible).unwrap_or_default(),
+        },
+    }))
+}
+
+/// A completed sign-in: a new refresh token and the tokens that go with it.
+async fn sign_in(ctx: &Ctx, pool: &Pool, client: &Client, user: &User) -> Result<Value> {
+    let session = tokens::Session { origin_jti: ctx.rng().uuid(), auth_time: ctx.now().timestamp() };
+    let refresh_token = URL_SAFE_NO_PAD.encode(ctx.rng().vec(128));
+    sqlx::query(
+        "INSERT INTO cognito_refresh_tokens (token, pool_id, client_id, username, origin_jti, auth_time, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&refresh_token)
+    .bind(&pool.id)
+    .bind(&client.client_id)
+    .bind(&user.username)
+    .bind(&session.origin_jti)
+    .bind(session.auth_time)
+    .bind(ctx.epoch() + client.refresh_token_seconds() as f64)
+    .execute(ctx.store().pool())
+    .await?;
+    let issued = tokens::issue(ctx, pool, client, user, &session).await?;
+    Ok(json!({
+        "ChallengeParameters": {},
+        "AuthenticationResult": {
+            "AccessToken": issued.access_token,
+            "ExpiresIn": issued.access_ttl,
+            "TokenType": "Bearer",
+            "RefreshToken": refresh_token,
+            "IdToken": issued.id_token,
+        },
+    }))
+}
+
+async fn refresh(ctx: &Ctx, pool: &Pool, client: &Client, token: &str, secret_hash: Option<&String>) -> Result<Value> {
+    let row = sqlx::query(
+        "SELECT username, origin_jti, auth_time, expires_at, revoked FROM cognito_refresh_tokens WHERE token = ? AND client_id = ?",
+    )
+    .bind(token)
+    .bind(&client.client_id)
+    .fetch_optional(ctx.store().pool())
+    .await?
+    .ok_or_else(|| not_authorized("Invalid Refresh Token"))?;
+    let username: String = row.get(0);
+    if row.get::<i64, _>(4) != 0 {
+        return Err(not_authorized("Refresh Token has been revoked"));
+    }
+    if row.get::<f64, _>(3) < ctx.epoch() {
+        return Err(not_authorized("Refresh Token has expired"));
+    }
+    let user = find_user(ctx, pool, &username).await?.ok_or_else(|| not_authorized("Invalid Refresh Token"))?;
+    password::check_secret_hash(client, &user.username, secret_hash.map(String::as_str))?;
+    if !user.enabled {
+        return Err(not_authorized("User is disabled."));
+    }
+    let session = tokens::Session { origin_jti: row.get(1), auth_time: row.get(2) };
+    let issued = tokens::issue(ctx, pool, client, &user, &session).await?;
+    Ok(json!({
+        "ChallengeParameters": {},
+        "AuthenticationResult": {
+            "AccessToken": issued.access_token,
+            "ExpiresIn": issued.access_ttl,
+            "TokenType": "Bearer",
+            "IdToken": issued.id_token,
+        },
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChallengeInput {
+    client_id: String,
+    user_pool_id: Option<String>,
+    challenge_name: String,
+    session: Option<String>,
+    #[serde(default)]
+    challenge_responses: BTreeMap<String, String>,
+}
+
+pub async fn respond_to_auth_challenge(ctx: &Ctx, input: ChallengeInput) -> Result<Value> {
+    let (pool, client) = client_of(ctx, &input.client_id, None).await?;
+    respond(ctx, &pool, &client, input).await
+}
+
+pub async fn admin_respond_to_auth_challenge(ctx: &Ctx, input: ChallengeInput) -> Result<Value> {
+    let pool_id = input.user_pool_id.clone().ok_or_else(|| crate::error::AwsError::member_null("UserPoolId"))?;
+    let (pool, client) = client_of(ctx, &input.client_id, Some(&pool_id)).await?;
+    respond(ctx, &pool, &client, input).await
+}
+
+async fn respond(ctx: &Ctx, pool: &Pool, client: &Client, input: ChallengeInput) -> Result<Value> {
+    if input.challenge_name != "NEW_PASSWORD_REQUIRED" {
+        return Err(invalid_parameter(format!("Unsupported challenge name {}", input.challenge_name)));
+    }
+    let r = &input.challenge_responses;
+    let username = param(r, "USERNAME")?;
+    let new_password = param(r, "NEW_PASSWORD")?;
+    password::check_secret_hash(client, username, r.get("SECRET_HASH").map(String::as_str))?;
+    let expired = || not_authorized("Invalid session for the user, session is expired.");
+    let session = input.session.as_deref().ok_or_else(expired)?;
+    let row = sqlx::query(
+        "SELECT username, expires_at FROM cognito_sessions WHERE id = ? AND client_id = ? AND challenge = 'NEW_PASSWORD_REQUIRED'",
+    )
+    .bind(session)
+    .bind(&client.client_id)
+    .fetch_optional(ctx.store().pool())
+    .await?
+    .ok_or_else(expired)?;
+    if row.get::<f64, _>(1) < ctx.epoch() {
+        return Err(expired());
+    }
+    let mut user = find_user(ctx, pool, username).await?.ok_or_else(expired)?;
+    if user.username != row.get::<String, _>(0) {
+        return Err(expired());
+    }
+    password::check_policy(pool, new_password)?;
+    for (k, v) in r {
+        if let Some(name) = k.strip_prefix("userAttributes.") {
+            user.attributes.insert(name.to_string(), v.clone());
+        }
+    }
+    user.password_hash = Some(password::hash(ctx, new_password)?);
+    user.password_set_at = Some(ctx.epoch());
+    user.status = "CONFIRMED".into();
+    user.updated_at = ctx.epoch();
+    save_user(ctx, &user).await?;
+    sqlx::query("DELETE FROM cognito_sessions WHERE id = ?").bind(session).execute(ctx.store().pool()).await?;
+    sign_in(ctx, pool, client, &user).await
+}
+
+/// Revokes every sign-in of a user: refresh tokens stop working, and access tokens from those
+/// sign-ins are rejected.
+async fn sign_out_everywhere(ctx: &Ctx, pool_id: &str, username: &str) -> Result<()> {
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO cognito_revoked_origins (origin_jti)
+         SELECT origin_jti FROM cognito_refresh_tokens WHERE pool_id = ? AND username = ?",
+    )
+    .bind(pool_id)
+    .bind(username)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE cognito_refresh_tokens SET revoked = 1 WHERE pool_id = ? AND username = ?")
+        .bind(pool_id)
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GlobalSignOutInput {
+    access_token: String,
+}
+
+pub async fn global_sign_out(ctx: &Ctx, input: GlobalSignOutInput) -> Result<Empty> {
+    let claims = tokens::verify_access(ctx, &input.access_token).await?;
+    sign_out_everywhere(ctx, &claims.pool_id, &claims.username).await?;
+    sqlx::query("INSERT OR IGNORE INTO cognito_revoked_origins (origin_jti) VALUES (?)")
+        .bind(&claims.origin_jti)
+        .execute(ctx.store().pool())
+        .await?;
+    Ok(Empty {})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AdminSignOutInput {
+    user_pool_id: String,
+    username: String,
+}
+
+pub async fn admin_user_global_sign_out(ctx: &Ctx, input: AdminSignOutInput) -> Result<Empty> {
+    let pool = load_pool(ctx, &input.user_pool_id).await?;
+    let user = super::require_user(ctx, &pool, &input.username).await?;
+    sign_out_everywhere(ctx, &pool.id, &user.username).await?;
+    Ok(Empty {})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RevokeTokenInput {
+    token: String,
+    client_id: String,
+    client_secret: Option<String>,
+}
+
+pub async fn revoke_token(ctx: &Ctx, input: RevokeTokenInput) -> Result<Empty> {
+    let client = load_client(ctx, &input.client_id).await?;
+    if client.secret.is_some() && client.secret != input.client_secret {
+        return Err(not_authorized(format!(
+            "Client {} is configured with secret but ClientSecret does not match",
+            client.client_id
+        )));
+    }
+    if input.token.contains('.') {
+        return Err(err("UnsupportedTokenTypeException", "The token provided is not a refresh token."));
+    }
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let row = sqlx::query("SELECT origin_jti FROM cognito_refresh_tokens WHERE token = ? AND client_id = ?")
+        .bind(&input.token)
+        .bind(&client.client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    // An unknown token is already as revoked as it can be: AWS answers success.
+    if let Some(row) = row {
+        let origin: String = row.get(0);
+        sqlx::query("UPDATE cognito_refresh_tokens SET revoked = 1 WHERE token = ?")
+            .bind(&input.token)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT OR IGNORE INTO cognito_revoked_origins (origin_jti) VALUES (?)")
+            .bind(origin)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Empty {})
+}

@@ -1,0 +1,721 @@
+//! Cognito user pools through `aws_sdk_cognitoidentityprovider`: pools and clients, self
+//! sign-up with an e-mailed code, admin-only pools with NEW_PASSWORD_REQUIRED, password and
+//! refresh flows, sign-out and revocation, and tokens checked by an independent JWT verifier
+//! that knows only the emulator's JWKS.
+
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::types::{
+    AdminCreateUserConfigType, AttributeType, AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType,
+    MessageActionType, PasswordPolicyType, PreventUserExistenceErrorTypes, UserPoolPolicyType, UserStatusType,
+    UsernameAttributeType, VerifiedAttributeType,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sha2::Sha256;
+
+use crate::common;
+
+const PASSWORD: &str = "Correct-Horse-9";
+
+fn cognito(url: &str) -> Client {
+    Client::new(&common::sdk_config(url))
+}
+
+async fn pool(idp: &Client, admin_only: bool) -> String {
+    idp.create_user_pool()
+        .pool_name("chat")
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .admin_create_user_config(AdminCreateUserConfigType::builder().allow_admin_create_user_only(admin_only).build())
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+async fn client(idp: &Client, pool_id: &str) -> String {
+    idp.create_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_name("web")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap()
+}
+
+/// The 6-digit code in the newest mail to `address`.
+async fn code_for(url: &str, address: &str) -> String {
+    let mail = common::mailbox(url, address).await;
+    let body = mail.first().expect("a mail")["body"].as_str().unwrap().to_string();
+    body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("a 6-digit code").to_string()
+}
+
+async fn login(
+    idp: &Client,
+    client_id: &str,
+    username: &str,
+    password: &str,
+) -> aws_sdk_cognitoidentityprovider::types::AuthenticationResultType {
+    idp.initiate_auth()
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+        .unwrap()
+        .authentication_result
+        .unwrap()
+}
+
+/// Signs up and confirms `username` with the code from the mailbox.
+async fn signed_up(url: &str, idp: &Client, client_id: &str, username: &str, email: &str) {
+    idp.sign_up()
+        .client_id(client_id)
+        .username(username)
+        .password(PASSWORD)
+        .user_attributes(AttributeType::builder().name("email").value(email).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let code = code_for(url, email).await;
+    idp.confirm_sign_up().client_id(client_id).username(username).confirmation_code(code).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn pools_and_clients_are_created_described_listed_and_deleted() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let created = idp
+        .create_user_pool()
+        .pool_name("chat")
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(PasswordPolicyType::builder().minimum_length(10).require_symbols(false).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    let id = created.id.clone().unwrap();
+    assert!(id.starts_with("us-east-1_") && id.len() == "us-east-1_".len() + 9, "{id}");
+    assert_eq!(
+        created.arn.as_deref(),
+        Some(format!("arn:aws:cognito-idp:us-east-1:000000000000:userpool/{id}").as_str())
+    );
+    let described = idp.describe_user_pool().user_pool_id(&id).send().await.unwrap().user_pool.unwrap();
+    let policy = described.policies.unwrap().password_policy.unwrap();
+    assert_eq!((policy.minimum_length, policy.require_symbols), (Some(10), false));
+
+    let c = idp
+        .create_user_pool_client()
+        .user_pool_id(&id)
+        .client_name("server")
+        .generate_secret(true)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap();
+    assert_eq!(c.client_id.as_ref().unwrap().len(), 26);
+    assert!(c.client_secret.is_some());
+    let d = idp.describe_user_pool_client().user_pool_id(&id).client_id(c.client_id.unwrap()).send().await.unwrap();
+    assert_eq!(d.user_pool_client.unwrap().client_name.as_deref(), Some("server"));
+
+    let second = pool(&idp, false).await;
+    let page = idp.list_user_pools().max_results(1).send().await.unwrap();
+    assert_eq!(page.user_pools().len(), 1);
+    let rest = idp.list_user_pools().max_results(10).next_token(page.next_token.clone().unwrap()).send().await.unwrap();
+    assert_eq!(page.user_pools().len() + rest.user_pools().len(), 2);
+
+    idp.delete_user_pool().user_pool_id(&second).send().await.unwrap();
+    let e = idp.describe_user_pool().user_pool_id(&second).send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("ResourceNotFoundException", Some(400)));
+    let e = idp.list_user_pools().max_results(0).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+}
+
+#[tokio::test]
+async fn self_sign_up_with_emailed_code_then_password_login_refresh_and_sign_out() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+
+    let e = idp.sign_up().client_id(&client_id).username("alice").password("short").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "InvalidPasswordException");
+
+    let out = idp
+        .sign_up()
+        .client_id(&client_id)
+        .username("alice")
+        .password(PASSWORD)
+        .user_attributes(AttributeType::builder().name("email").value("alice@example.com").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(!out.user_confirmed);
+    let details = out.code_delivery_details.unwrap();
+    assert_eq!(details.destination.as_deref(), Some("a***@e***"));
+    let e = idp.sign_up().client_id(&client_id).username("alice").password(PASSWORD).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "UsernameExistsException");
+
+    let e = login_err(&idp, &client_id, "alice", PASSWORD).await;
+    assert_eq!(common::code(&e), "UserNotConfirmedException");
+    let e = idp
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username("alice")
+        .confirmation_code("000000")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "CodeMismatchException");
+    let code = code_for(emu.url(), "alice@example.com").await;
+    idp.confirm_sign_up().client_id(&client_id).username("alice").confirmation_code(code).send().await.unwrap();
+    let e =
+        idp.confirm_sign_up().client_id(&client_id).username("alice").confirmation_code("1").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+
+    let e = login_err(&idp, &client_id, "alice", "Wrong-Password-1").await;
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("NotAuthorizedException", Some(400)));
+    let e = login_err(&idp, &client_id, "nobody", PASSWORD).await;
+    assert_eq!(common::code(&e), "UserNotFoundException");
+
+    let tokens = login(&idp, &client_id, "alice", PASSWORD).await;
+    assert_eq!(tokens.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(tokens.expires_in, 3600);
+    let access = tokens.access_token.unwrap();
+    let me = idp.get_user().access_token(&access).send().await.unwrap();
+    assert_eq!(me.username, "alice");
+    let attr =
+        |name: &str| me.user_attributes().iter().find(|a| a.name() == name).and_then(|a| a.value().map(str::to_string));
+    assert_eq!(attr("email").as_deref(), Some("alice@example.com"));
+    assert_eq!(attr("email_verified").as_deref(), Some("true"));
+
+    let refreshed = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", tokens.refresh_token.clone().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .authentication_result
+        .unwrap();
+    assert!(refreshed.refresh_token.is_none());
+    let new_access = refreshed.access_token.unwrap();
+    idp.get_user().access_token(&new_access).send().await.unwrap();
+
+    idp.global_sign_out().access_token(&new_access).send().await.unwrap();
+    for token in [&access, &new_access] {
+        let e = idp.get_user().access_token(token).send().await.unwrap_err();
+        assert_eq!(common::code(&e), "NotAuthorizedException");
+    }
+    let e = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", tokens.refresh_token.unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    // A new sign-in works again.
+    let again = login(&idp, &client_id, "alice", PASSWORD).await;
+    idp.get_user().access_token(again.access_token.unwrap()).send().await.unwrap();
+}
+
+async fn login_err(
+    idp: &Client,
+    client_id: &str,
+    username: &str,
+    password: &str,
+) -> aws_sdk_cognitoidentityprovider::error::SdkError<
+    aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError,
+    aws_sdk_cognitoidentityprovider::config::http::HttpResponse,
+> {
+    idp.initiate_auth()
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn admin_only_pool_invites_users_who_must_set_a_new_password() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, true).await;
+    let client_id = client(&idp, &pool_id).await;
+
+    let e = idp.sign_up().client_id(&client_id).username("mallory").password(PASSWORD).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+
+    let created = idp
+        .admin_create_user()
+        .user_pool_id(&pool_id)
+        .username("bob")
+        .user_attributes(AttributeType::builder().name("email").value("bob@example.com").build().unwrap())
+        .user_attributes(AttributeType::builder().name("email_verified").value("true").build().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .user
+        .unwrap();
+    assert_eq!(created.user_status, Some(UserStatusType::ForceChangePassword));
+    let e = idp.admin_create_user().user_pool_id(&pool_id).username("bob").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "UsernameExistsException");
+
+    let invitation = common::mailbox(emu.url(), "bob@example.com").await;
+    let body = invitation[0]["body"].as_str().unwrap();
+    let temp = body.split("temporary password is ").nth(1).unwrap().trim_end_matches('.').to_string();
+
+    let challenge = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "bob")
+        .auth_parameters("PASSWORD", &temp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(challenge.challenge_name, Some(ChallengeNameType::NewPasswordRequired));
+    assert!(challenge.authentication_result.is_none());
+    let session = challenge.session.unwrap();
+
+    let e = idp
+        .respond_to_auth_challenge()
+        .client_id(&client_id)
+        .challenge_name(ChallengeNameType::NewPasswordRequired)
+        .session("not-a-session")
+        .challenge_responses("USERNAME", "bob")
+        .challenge_responses("NEW_PASSWORD", "Brand-New-Pass-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    let done = idp
+        .respond_to_auth_challenge()
+        .client_id(&client_id)
+        .challenge_name(ChallengeNameType::NewPasswordRequired)
+        .session(session)
+        .challenge_responses("USERNAME", "bob")
+        .challenge_responses("NEW_PASSWORD", "Brand-New-Pass-1")
+        .send()
+        .await
+        .unwrap();
+    let access = done.authentication_result.unwrap().access_token.unwrap();
+    assert_eq!(idp.get_user().access_token(access).send().await.unwrap().username, "bob");
+    let got = idp.admin_get_user().user_pool_id(&pool_id).username("bob").send().await.unwrap();
+    assert_eq!(got.user_status, Some(UserStatusType::Confirmed));
+
+    // Admin password auth works with the new password; the temporary one is gone.
+    let admin = idp
+        .admin_initiate_auth()
+        .user_pool_id(&pool_id)
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", "bob")
+        .auth_parameters("PASSWORD", "Brand-New-Pass-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(admin.authentication_result.unwrap().id_token.is_some());
+    assert_eq!(common::code(&login_err(&idp, &client_id, "bob", &temp).await), "NotAuthorizedException");
+
+    // Suppressed invitations send nothing; temporary passwords expire.
+    idp.admin_create_user()
+        .user_pool_id(&pool_id)
+        .username("carol")
+        .temporary_password("Temp-Pass-123")
+        .message_action(MessageActionType::Suppress)
+        .user_attributes(AttributeType::builder().name("email").value("carol@example.com").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(common::mailbox(emu.url(), "carol@example.com").await.is_empty());
+    common::advance_clock(emu.url(), "8days").await;
+    let e = login_err(&idp, &client_id, "carol", "Temp-Pass-123").await;
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+}
+
+#[tokio::test]
+async fn admin_user_management_and_list_users_filters() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+    for (name, email) in [("ann", "ann@example.com"), ("andy", "andy@example.org"), ("zed", "zed@example.com")] {
+        idp.admin_create_user()
+            .user_pool_id(&pool_id)
+            .username(name)
+            .message_action(MessageActionType::Suppress)
+            .user_attributes(AttributeType::builder().name("email").value(email).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        idp.admin_set_user_password()
+            .user_pool_id(&pool_id)
+            .username(name)
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let found = idp.list_users().user_pool_id(&pool_id).filter("email = \"zed@example.com\"").send().await.unwrap();
+    assert_eq!(found.users().iter().map(|u| u.username().unwrap()).collect::<Vec<_>>(), vec!["zed"]);
+    let prefixed = idp.list_users().user_pool_id(&pool_id).filter("username ^= \"an\"").send().await.unwrap();
+    assert_eq!(prefixed.users().len(), 2);
+    let page = idp.list_users().user_pool_id(&pool_id).limit(2).send().await.unwrap();
+    assert_eq!(page.users().len(), 2);
+    let rest =
+        idp.list_users().user_pool_id(&pool_id).pagination_token(page.pagination_token.unwrap()).send().await.unwrap();
+    assert_eq!(rest.users().len(), 1);
+    let e = idp.list_users().user_pool_id(&pool_id).filter("email = zed").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "InvalidParameterException");
+
+    idp.admin_update_user_attributes()
+        .user_pool_id(&pool_id)
+        .username("ann")
+        .user_attributes(AttributeType::builder().name("name").value("Ann Example").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let ann = idp.admin_get_user().user_pool_id(&pool_id).username("ann").send().await.unwrap();
+    assert!(ann.user_attributes().iter().any(|a| a.name() == "name" && a.value() == Some("Ann Example")));
+
+    idp.admin_disable_user().user_pool_id(&pool_id).username("ann").send().await.unwrap();
+    let e = login_err(&idp, &client_id, "ann", PASSWORD).await;
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    idp.admin_enable_user().user_pool_id(&pool_id).username("ann").send().await.unwrap();
+    login(&idp, &client_id, "ann", PASSWORD).await;
+
+    idp.admin_delete_user().user_pool_id(&pool_id).username("ann").send().await.unwrap();
+    let e = idp.admin_get_user().user_pool_id(&pool_id).username("ann").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "UserNotFoundException");
+}
+
+#[tokio::test]
+async fn email_as_username_pool_and_hidden_user_existence() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = idp
+        .create_user_pool()
+        .pool_name("by-email")
+        .username_attributes(UsernameAttributeType::Email)
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let client_id = idp
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("web")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    let e = idp.sign_up().client_id(&client_id).username("not-an-email").password(PASSWORD).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "InvalidParameterException");
+    let out = idp.sign_up().client_id(&client_id).username("dana@example.com").password(PASSWORD).send().await.unwrap();
+    let code = code_for(emu.url(), "dana@example.com").await;
+    idp.confirm_sign_up()
+        .client_id(&client_id)
+        .username("dana@example.com")
+        .confirmation_code(code)
+        .send()
+        .await
+        .unwrap();
+    let tokens = login(&idp, &client_id, "dana@example.com", PASSWORD).await;
+    let me = idp.get_user().access_token(tokens.access_token.unwrap()).send().await.unwrap();
+    assert_eq!(me.username, out.user_sub, "with email as username, the username is the sub");
+    let e = login_err(&idp, &client_id, "nobody@example.com", PASSWORD).await;
+    assert_eq!(common::code(&e), "NotAuthorizedException", "existence is hidden");
+}
+
+#[tokio::test]
+async fn clients_with_a_secret_require_the_secret_hash() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let c = idp
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("server")
+        .generate_secret(true)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap();
+    let (client_id, secret) = (c.client_id.unwrap(), c.client_secret.unwrap());
+    let hash = |user: &str| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{user}{client_id}").as_bytes());
+        STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let e = idp.sign_up().client_id(&client_id).username("erin").password(PASSWORD).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    let e = idp
+        .sign_up()
+        .client_id(&client_id)
+        .username("erin")
+        .password(PASSWORD)
+        .secret_hash("bad")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    idp.sign_up()
+        .client_id(&client_id)
+        .username("erin")
+        .password(PASSWORD)
+        .secret_hash(hash("erin"))
+        .user_attributes(AttributeType::builder().name("email").value("erin@example.com").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    idp.admin_confirm_sign_up().user_pool_id(&pool_id).username("erin").send().await.unwrap();
+    let ok = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "erin")
+        .auth_parameters("PASSWORD", PASSWORD)
+        .auth_parameters("SECRET_HASH", hash("erin"))
+        .send()
+        .await
+        .unwrap();
+    let refresh = ok.authentication_result.unwrap().refresh_token.unwrap();
+    // RevokeToken needs the client secret too; afterwards the refresh token is dead.
+    let e = idp.revoke_token().client_id(&client_id).token(&refresh).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    idp.revoke_token().client_id(&client_id).client_secret(&secret).token(&refresh).send().await.unwrap();
+    let e = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", refresh)
+        .auth_parameters("SECRET_HASH", hash("erin"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+}
+
+/// Fetches the pool's JWKS over plain HTTP, as any verifier would.
+async fn jwks(url: &str, pool_id: &str) -> JwkSet {
+    common::http().get(format!("{url}/{pool_id}/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap()
+}
+
+fn verify(
+    token: &str,
+    set: &JwkSet,
+    issuer: &str,
+    audience: Option<&str>,
+) -> Result<serde_json::Value, jsonwebtoken::errors::Error> {
+    let header = jsonwebtoken::decode_header(token)?;
+    let jwk =
+        set.find(header.kid.as_deref().unwrap_or_default()).ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+    let key = DecodingKey::from_jwk(jwk)?;
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_issuer(&[issuer]);
+    match audience {
+        Some(a) => v.set_audience(&[a]),
+        None => v.validate_aud = false,
+    }
+    Ok(jsonwebtoken::decode::<serde_json::Value>(token, &key, &v)?.claims)
+}
+
+#[tokio::test]
+async fn tokens_verify_with_only_the_published_jwks_and_forgeries_do_not() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+    signed_up(emu.url(), &idp, &client_id, "frank", "frank@example.com").await;
+    let t = login(&idp, &client_id, "frank", PASSWORD).await;
+    let (id_token, access) = (t.id_token.unwrap(), t.access_token.unwrap());
+
+    let oidc: serde_json::Value = common::http()
+        .get(format!("{}/{pool_id}/.well-known/openid-configuration", emu.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = format!("{}/{pool_id}", emu.url());
+    assert_eq!(oidc["issuer"], issuer);
+    let set = jwks(emu.url(), &pool_id).await;
+    assert_eq!(set.keys.len(), 1);
+
+    let id = verify(&id_token, &set, &issuer, Some(&client_id)).unwrap();
+    assert_eq!(id["token_use"], "id");
+    assert_eq!(id["cognito:username"], "frank");
+    assert_eq!(id["email"], "frank@example.com");
+    assert_eq!(id["email_verified"], true);
+    for claim in ["sub", "origin_jti", "event_id", "auth_time", "exp", "iat", "jti"] {
+        assert!(id.get(claim).is_some(), "id token lacks {claim}: {id}");
+    }
+    let acc = verify(&access, &set, &issuer, None).unwrap();
+    assert_eq!(acc["token_use"], "access");
+    assert_eq!(acc["client_id"], client_id);
+    assert_eq!(acc["scope"], "aws.cognito.signin.user.admin");
+    assert_eq!(acc["username"], "frank");
+    assert_eq!(acc["sub"], id["sub"]);
+    assert_eq!(acc["origin_jti"], id["origin_jti"]);
+    assert_eq!(acc["exp"].as_i64().unwrap() - acc["iat"].as_i64().unwrap(), 3600);
+    let header = jsonwebtoken::decode_header(&access).unwrap();
+    assert_eq!((header.alg, header.typ), (Algorithm::RS256, None));
+
+    // Tampered payload, wrong audience, wrong issuer, alg "none": all rejected.
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let mut claims = id.clone();
+    claims["cognito:username"] = "mallory".into();
+    let forged_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+    let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    assert!(verify(&tampered, &set, &issuer, Some(&client_id)).is_err());
+    assert!(verify(&id_token, &set, &issuer, Some("another-client")).is_err());
+    assert!(verify(&id_token, &set, "https://cognito-idp.us-east-1.amazonaws.com/other", Some(&client_id)).is_err());
+    let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let alg_none = format!("{none_header}.{}.", parts[1]);
+    assert!(verify(&alg_none, &set, &issuer, Some(&client_id)).is_err());
+    // The emulator itself rejects the tampered token too.
+    let forged_access = {
+        let p: Vec<&str> = access.split('.').collect();
+        let mut c = acc.clone();
+        c["username"] = "mallory".into();
+        format!("{}.{}.{}", p[0], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c.to_string()), p[2])
+    };
+    let e = idp.get_user().access_token(forged_access).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+
+    // An hour later on the emulator clock, the access token has expired for the emulator.
+    common::advance_clock(emu.url(), "61m").await;
+    let e = idp.get_user().access_token(&access).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+}
+
+#[tokio::test]
+async fn expired_tokens_fail_standard_verification() {
+    // A clock frozen in the past issues tokens whose `exp` a real-time verifier sees as expired.
+    let past: chrono::DateTime<chrono::Utc> = "2020-01-01T00:00:00Z".parse().unwrap();
+    let emu = common::builder().clock(past).start().await.unwrap();
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+    signed_up(emu.url(), &idp, &client_id, "gina", "gina@example.com").await;
+    let t = login(&idp, &client_id, "gina", PASSWORD).await;
+    let set = jwks(emu.url(), &pool_id).await;
+    let err = verify(&t.id_token.unwrap(), &set, &format!("{}/{pool_id}", emu.url()), Some(&client_id)).unwrap_err();
+    assert_eq!(err.kind(), &jsonwebtoken::errors::ErrorKind::ExpiredSignature);
+}
+
+#[tokio::test]
+async fn pools_users_and_keys_survive_restart_and_seeded_runs_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    // AWS-style issuers do not depend on the emulator's port, so tokens outlive a restart.
+    let emu = common::builder().state_dir(dir.path()).clock(t0).cognito_aws_issuer(true).start().await.unwrap();
+    let url = emu.url().to_string();
+    let idp = cognito(&url);
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+    signed_up(&url, &idp, &client_id, "hank", "hank@example.com").await;
+    let before = login(&idp, &client_id, "hank", PASSWORD).await;
+    let keys_before = jwks(&url, &pool_id).await;
+    let iss = format!("https://cognito-idp.us-east-1.amazonaws.com/{pool_id}");
+    let id = verify(before.id_token.as_deref().unwrap(), &keys_before, &iss, Some(&client_id));
+    assert!(id.is_err(), "a 2026-01-01 token is expired for a real-time verifier");
+    let oidc: serde_json::Value = common::http()
+        .get(format!("{url}/{pool_id}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(oidc["issuer"], iss);
+    emu.shutdown().await;
+
+    let emu = common::builder().state_dir(dir.path()).clock(t0).cognito_aws_issuer(true).start().await.unwrap();
+    let idp = cognito(emu.url());
+    let keys_after = jwks(emu.url(), &pool_id).await;
+    assert_eq!(keys_before.keys[0].common.key_id, keys_after.keys[0].common.key_id);
+    let after = login(&idp, &client_id, "hank", PASSWORD).await;
+    assert!(after.access_token.is_some());
+    let me = idp.get_user().access_token(before.access_token.unwrap()).send().await.unwrap();
+    assert_eq!(me.username, "hank", "a token issued before the restart is still valid");
+
+    // Same seed and clock: same pool id, same keys, same tokens.
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let emu = common::builder().seed(9).clock(t0).port(0).start().await.unwrap();
+        let idp = cognito(emu.url());
+        let pool_id = pool(&idp, false).await;
+        let set = jwks(emu.url(), &pool_id).await;
+        runs.push((pool_id, serde_json::to_string(&set).unwrap()));
+    }
+    assert_eq!(runs[0], runs[1]);
+}
+
+#[tokio::test]
+async fn bad_input_gets_cognito_errors() {
+    let emu = common::start().await;
+    let post = |target: &'static str, body: &'static str| {
+        common::http()
+            .post(emu.url())
+            .header("X-Amz-Target", format!("AWSCognitoIdentityProviderService.{target}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(body)
+            .send()
+    };
+    for (target, body, code) in [
+        ("CreateUserPool", "{}", "ValidationException"),
+        ("CreateUserPool", "{not json", "SerializationException"),
+        ("SignUp", r#"{"ClientId": "nope", "Username": "u", "Password": "p"}"#, "ResourceNotFoundException"),
+        ("InitiateAuth", r#"{"ClientId": 7, "AuthFlow": "USER_PASSWORD_AUTH"}"#, "SerializationException"),
+        ("GetUser", r#"{"AccessToken": "not-a-jwt"}"#, "NotAuthorizedException"),
+        ("NoSuchOperation", "{}", "UnknownOperationException"),
+    ] {
+        let resp = post(target, body).await.unwrap();
+        assert_eq!(resp.status(), 400, "{target} {body}");
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v["__type"], code, "{target} {body}: {v}");
+    }
+    let resp =
+        common::http().get(format!("{}/us-east-1_missing00/.well-known/jwks.json", emu.url())).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = post("DescribeUserPool", r#"{"UserPoolId": "us-east-1_missing00"}"#).await.unwrap();
+    insta::assert_snapshot!("cognito_pool_not_found", resp.text().await.unwrap());
+}
