@@ -36,6 +36,8 @@ CREATE TABLE cognito_users (
     attributes    TEXT NOT NULL,                      -- JSON object, includes sub
     password_hash TEXT,                               -- argon2 PHC string
     password_set_at REAL,
+    srp_salt      BLOB,                               -- SRP-6a salt (16 bytes)
+    srp_verifier  BLOB,                               -- SRP-6a verifier g^x mod N, big-endian
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL,
     PRIMARY KEY (pool_id, username)

@@ -1,10 +1,10 @@
-//! Authentication: InitiateAuth / AdminInitiateAuth (password and refresh flows), the
-//! NEW_PASSWORD_REQUIRED challenge, GlobalSignOut and RevokeToken.
+//! Authentication: InitiateAuth / AdminInitiateAuth (password, SRP and refresh flows), the
+//! PASSWORD_VERIFIER and NEW_PASSWORD_REQUIRED challenges, GlobalSignOut and RevokeToken.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -12,7 +12,7 @@ use sqlx::Row;
 use super::pools::Empty;
 use super::{
     Client, Pool, User, err, find_user, invalid_parameter, load_client, load_pool, not_authorized, password, save_user,
-    tokens,
+    srp, tokens,
 };
 use crate::error::Result;
 use crate::state::Ctx;
@@ -71,7 +71,11 @@ pub async fn initiate_auth(ctx: &Ctx, input: InitiateAuthInput) -> Result<Value>
         "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
             Err(invalid_parameter(format!("{} is only valid in AdminInitiateAuth", input.auth_flow)))
         }
-        "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+        "USER_SRP_AUTH" => {
+            require_flow(&client, "ALLOW_USER_SRP_AUTH", "USER_SRP_AUTH")?;
+            srp_start(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "SRP_A")?, p.get("SECRET_HASH")).await
+        }
+        "CUSTOM_AUTH" | "USER_AUTH" => {
             Err(invalid_parameter(format!("{} is not supported by this emulator yet", input.auth_flow)))
         }
         other => Err(invalid_parameter(format!("Invalid AuthFlow: {other}"))),
@@ -91,7 +95,11 @@ pub async fn admin_initiate_auth(ctx: &Ctx, input: InitiateAuthInput) -> Result<
             require_flow(&client, "ALLOW_REFRESH_TOKEN_AUTH", "REFRESH_TOKEN_AUTH")?;
             refresh(ctx, &pool, &client, param(p, "REFRESH_TOKEN")?, p.get("SECRET_HASH")).await
         }
-        "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+        "USER_SRP_AUTH" => {
+            require_flow(&client, "ALLOW_USER_SRP_AUTH", "USER_SRP_AUTH")?;
+            srp_start(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "SRP_A")?, p.get("SECRET_HASH")).await
+        }
+        "CUSTOM_AUTH" | "USER_AUTH" => {
             Err(invalid_parameter(format!("{} is not supported by this emulator yet", input.auth_flow)))
         }
         other => Err(invalid_parameter(format!("Invalid AuthFlow: {other}"))),
@@ -120,6 +128,11 @@ async fn password_auth(
     if !password::verify(&user, password_given) {
         return Err(not_authorized("Incorrect username or password."));
     }
+    after_password(ctx, pool, client, &user).await
+}
+
+/// Once the password is proven (by value or by SRP): account state decides what follows.
+async fn after_password(ctx: &Ctx, pool: &Pool, client: &Client, user: &User) -> Result<Value> {
     if !user.enabled {
         return Err(not_authorized("User is disabled."));
     }
@@ -131,10 +144,97 @@ async fn password_auth(
             if user.password_set_at.unwrap_or(0.0) + days * 86_400.0 < ctx.epoch() {
                 return Err(not_authorized("Temporary password has expired and must be reset by an administrator."));
             }
-            new_password_challenge(ctx, client, &user).await
+            new_password_challenge(ctx, client, user).await
         }
-        _ => sign_in(ctx, pool, client, &user).await,
+        _ => sign_in(ctx, pool, client, user).await,
     }
+}
+
+/// USER_SRP_AUTH, step 1: answer the client's `A` with `B`, the salt and a secret block.
+async fn srp_start(
+    ctx: &Ctx,
+    pool: &Pool,
+    client: &Client,
+    username: &str,
+    a_hex: &str,
+    secret_hash: Option<&String>,
+) -> Result<Value> {
+    password::check_secret_hash(client, username, secret_hash.map(String::as_str))?;
+    let a = srp::parse_a(a_hex).ok_or_else(|| invalid_parameter("Invalid SRP_A"))?;
+    let user = signing_in(ctx, pool, client, username).await?;
+    let (Some(salt), Some(verifier)) = (&user.srp_salt, &user.srp_verifier) else {
+        return Err(not_authorized("Incorrect username or password."));
+    };
+    let b = ctx.rng().bytes::<32>();
+    let secret_block = STANDARD.encode(ctx.rng().vec(64));
+    let data = json!({ "a": a.to_str_radix(16), "b": hex::encode(b) });
+    sqlx::query(
+        "INSERT INTO cognito_sessions (id, pool_id, client_id, username, challenge, data, expires_at) VALUES (?, ?, ?, ?, 'PASSWORD_VERIFIER', ?, ?)",
+    )
+    .bind(&secret_block)
+    .bind(&pool.id)
+    .bind(&client.client_id)
+    .bind(&user.username)
+    .bind(data.to_string())
+    .bind(ctx.epoch() + SESSION_SECONDS)
+    .execute(ctx.store().pool())
+    .await?;
+    Ok(json!({
+        "ChallengeName": "PASSWORD_VERIFIER",
+        "ChallengeParameters": {
+            "SALT": srp::salt_hex(salt),
+            "SRP_B": srp::server_public(verifier, &b),
+            "SECRET_BLOCK": secret_block,
+            "USER_ID_FOR_SRP": user.username,
+            "USERNAME": user.username,
+        },
+    }))
+}
+
+/// USER_SRP_AUTH, step 2: the client's signature proves it derived the same key, i.e. knows
+/// the password. Each secret block can be answered once.
+async fn srp_verify(ctx: &Ctx, pool: &Pool, client: &Client, r: &BTreeMap<String, String>) -> Result<Value> {
+    let username = param(r, "USERNAME")?;
+    let block = param(r, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+    let signature = param(r, "PASSWORD_CLAIM_SIGNATURE")?;
+    let timestamp = param(r, "TIMESTAMP")?;
+    password::check_secret_hash(client, username, r.get("SECRET_HASH").map(String::as_str))?;
+    let wrong = || not_authorized("Incorrect username or password.");
+    let row = sqlx::query(
+        "DELETE FROM cognito_sessions WHERE id = ? AND client_id = ? AND challenge = 'PASSWORD_VERIFIER' RETURNING username, data, expires_at",
+    )
+    .bind(block)
+    .bind(&client.client_id)
+    .fetch_optional(ctx.store().pool())
+    .await?
+    .ok_or_else(|| not_authorized("Invalid session for the user, session is expired."))?;
+    if row.get::<f64, _>(2) < ctx.epoch() {
+        return Err(not_authorized("Invalid session for the user, session is expired."));
+    }
+    let user = signing_in(ctx, pool, client, username).await?;
+    if user.username != row.get::<String, _>(0) {
+        return Err(wrong());
+    }
+    let data: Value = serde_json::from_str(row.get::<&str, _>(1)).unwrap_or_default();
+    let a = data["a"].as_str().and_then(srp::parse_a).ok_or_else(wrong)?;
+    let b = data["b"].as_str().and_then(|h| hex::decode(h).ok()).ok_or_else(wrong)?;
+    let verifier = user.srp_verifier.as_deref().ok_or_else(wrong)?;
+    let block_bytes = STANDARD.decode(block).map_err(|_| wrong())?;
+    let claim = srp::Claim {
+        pool: srp::pool_name(&pool.id),
+        user: &user.username,
+        a: &a,
+        b: &b,
+        verifier,
+        secret_block: &block_bytes,
+        timestamp,
+    };
+    let expected = srp::expected_signature(&claim);
+    let given = STANDARD.decode(signature).map_err(|_| wrong())?;
+    if given != expected {
+        return Err(wrong());
+    }
+    after_password(ctx, pool, client, &user).await
 }
 
 async fn new_password_challenge(ctx: &Ctx, client: &Client, user: &User) -> Result<Value> {
@@ -248,9 +348,14 @@ pub async fn admin_respond_to_auth_challenge(ctx: &Ctx, input: ChallengeInput) -
 }
 
 async fn respond(ctx: &Ctx, pool: &Pool, client: &Client, input: ChallengeInput) -> Result<Value> {
-    if input.challenge_name != "NEW_PASSWORD_REQUIRED" {
-        return Err(invalid_parameter(format!("Unsupported challenge name {}", input.challenge_name)));
+    match input.challenge_name.as_str() {
+        "NEW_PASSWORD_REQUIRED" => new_password(ctx, pool, client, input).await,
+        "PASSWORD_VERIFIER" => srp_verify(ctx, pool, client, &input.challenge_responses).await,
+        other => Err(invalid_parameter(format!("Unsupported challenge name {other}"))),
     }
+}
+
+async fn new_password(ctx: &Ctx, pool: &Pool, client: &Client, input: ChallengeInput) -> Result<Value> {
     let r = &input.challenge_responses;
     let username = param(r, "USERNAME")?;
     let new_password = param(r, "NEW_PASSWORD")?;
@@ -278,8 +383,7 @@ async fn respond(ctx: &Ctx, pool: &Pool, client: &Client, input: ChallengeInput)
             user.attributes.insert(name.to_string(), v.clone());
         }
     }
-    user.password_hash = Some(password::hash(ctx, new_password)?);
-    user.password_set_at = Some(ctx.epoch());
+    password::set(ctx, &mut user, new_password)?;
     user.status = "CONFIRMED".into();
     user.updated_at = ctx.epoch();
     save_user(ctx, &user).await?;

@@ -12,6 +12,7 @@
 mod auth;
 mod password;
 mod pools;
+mod srp;
 pub mod tokens;
 mod users;
 
@@ -221,12 +222,14 @@ pub struct User {
     pub attributes: BTreeMap<String, String>,
     pub password_hash: Option<String>,
     pub password_set_at: Option<f64>,
+    pub srp_salt: Option<Vec<u8>>,
+    pub srp_verifier: Option<Vec<u8>>,
     pub created_at: f64,
     pub updated_at: f64,
 }
 
-const USER_COLUMNS: &str =
-    "pool_id, username, sub, status, enabled, attributes, password_hash, password_set_at, created_at, updated_at";
+const USER_COLUMNS: &str = "pool_id, username, sub, status, enabled, attributes, password_hash, password_set_at, \
+                            srp_salt, srp_verifier, created_at, updated_at";
 
 fn user_from_row(r: &SqliteRow) -> User {
     User {
@@ -238,8 +241,10 @@ fn user_from_row(r: &SqliteRow) -> User {
         attributes: serde_json::from_str(r.get::<&str, _>(5)).unwrap_or_default(),
         password_hash: r.get(6),
         password_set_at: r.get(7),
-        created_at: r.get(8),
-        updated_at: r.get(9),
+        srp_salt: r.get(8),
+        srp_verifier: r.get(9),
+        created_at: r.get(10),
+        updated_at: r.get(11),
     }
 }
 
@@ -277,10 +282,11 @@ pub async fn require_user(ctx: &Ctx, pool: &Pool, name: &str) -> Result<User> {
 
 pub async fn save_user(ctx: &Ctx, u: &User) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO cognito_users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        "INSERT INTO cognito_users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (pool_id, username) DO UPDATE SET status = excluded.status, enabled = excluded.enabled,
            attributes = excluded.attributes, password_hash = excluded.password_hash,
-           password_set_at = excluded.password_set_at, updated_at = excluded.updated_at"
+           password_set_at = excluded.password_set_at, srp_salt = excluded.srp_salt,
+           srp_verifier = excluded.srp_verifier, updated_at = excluded.updated_at"
     ))
     .bind(&u.pool_id)
     .bind(&u.username)
@@ -290,6 +296,8 @@ pub async fn save_user(ctx: &Ctx, u: &User) -> Result<()> {
     .bind(serde_json::to_string(&u.attributes).unwrap_or_default())
     .bind(&u.password_hash)
     .bind(u.password_set_at)
+    .bind(&u.srp_salt)
+    .bind(&u.srp_verifier)
     .bind(u.created_at)
     .bind(u.updated_at)
     .execute(ctx.store().pool())

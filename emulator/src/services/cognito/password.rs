@@ -63,12 +63,24 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 2, 1, None).expect("static argon2 params"))
 }
 
-pub fn hash(ctx: &Ctx, password: &str) -> Result<String> {
+fn hash(ctx: &Ctx, password: &str) -> Result<String> {
     let salt = SaltString::encode_b64(&ctx.rng().bytes::<16>()).map_err(|e| AwsError::internal(e.to_string()))?;
     hasher()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| AwsError::internal(e.to_string()))
+}
+
+/// Sets a user's password: the argon2 hash (password flows) and the SRP verifier (SRP flow),
+/// each with a fresh salt. The plain text is kept nowhere.
+pub fn set(ctx: &Ctx, user: &mut User, password: &str) -> Result<()> {
+    let salt = ctx.rng().bytes::<16>();
+    user.password_hash = Some(hash(ctx, password)?);
+    user.srp_verifier =
+        Some(super::srp::verifier(super::srp::pool_name(&user.pool_id), &user.username, password, &salt));
+    user.srp_salt = Some(salt.to_vec());
+    user.password_set_at = Some(ctx.epoch());
+    Ok(())
 }
 
 pub fn verify(user: &User, password: &str) -> bool {

@@ -71,6 +71,8 @@ fn new_user(
         attributes,
         password_hash: None,
         password_set_at: None,
+        srp_salt: None,
+        srp_verifier: None,
         created_at: now,
         updated_at: now,
     })
@@ -118,8 +120,7 @@ pub async fn sign_up(ctx: &Ctx, input: SignUpInput) -> Result<Value> {
     password::check_policy(&pool, &input.password)?;
     let mut user = new_user(ctx, &pool, &input.username, attrs_from(&input.user_attributes), "UNCONFIRMED")?;
     ensure_new(ctx, &pool, &user).await?;
-    user.password_hash = Some(password::hash(ctx, &input.password)?);
-    user.password_set_at = Some(ctx.epoch());
+    password::set(ctx, &mut user, &input.password)?;
     save_user(ctx, &user).await?;
     let verify = pool.auto_verified();
     let delivery = if verify.iter().any(|a| user.attributes.contains_key(a)) {
@@ -236,8 +237,7 @@ pub async fn admin_create_user(ctx: &Ctx, input: AdminCreateUserInput) -> Result
         ensure_new(ctx, &pool, &user).await?;
         user
     };
-    user.password_hash = Some(password::hash(ctx, &temp)?);
-    user.password_set_at = Some(ctx.epoch());
+    password::set(ctx, &mut user, &temp)?;
     save_user(ctx, &user).await?;
     if input.message_action.as_deref() != Some("SUPPRESS")
         && let Some(to) = user.attributes.get("email").or(user.attributes.get("phone_number"))
@@ -283,8 +283,7 @@ pub async fn admin_set_user_password(ctx: &Ctx, input: AdminSetPasswordInput) ->
     let pool = load_pool(ctx, &input.user_pool_id).await?;
     let mut user = require_user(ctx, &pool, &input.username).await?;
     password::check_policy(&pool, &input.password)?;
-    user.password_hash = Some(password::hash(ctx, &input.password)?);
-    user.password_set_at = Some(ctx.epoch());
+    password::set(ctx, &mut user, &input.password)?;
     user.status = if input.permanent { "CONFIRMED" } else { "FORCE_CHANGE_PASSWORD" }.into();
     user.updated_at = ctx.epoch();
     save_user(ctx, &user).await?;
