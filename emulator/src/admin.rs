@@ -7,10 +7,11 @@
 //! | `GET  /mailbox`          | mail/SMS sent, newest first; `?address=` `&limit=`     |
 //! | `GET  /clock`            | current emulator time                                  |
 //! | `POST /clock`            | advance: `{"advance": "90s"}` or `?advance=1h`         |
+//! | `POST /cognito/{pool}/rotate-key` | new signing key; the old one stays in the JWKS for a day |
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,6 +28,7 @@ pub fn router() -> Router<Arc<Emu>> {
         .route("/reset", post(reset))
         .route("/mailbox", get(mailbox))
         .route("/clock", get(clock).post(advance_clock))
+        .route("/cognito/{pool_id}/rotate-key", post(rotate_key))
 }
 
 fn now(emu: &Emu) -> String {
@@ -93,4 +95,13 @@ async fn advance_clock(State(emu): State<Arc<Emu>>, Query(q): Query<Advance>, bo
     };
     emu.clock.advance(by);
     Json(json!({ "now": now(&emu), "frozen": emu.clock.is_frozen() })).into_response()
+}
+
+async fn rotate_key(State(emu): State<Arc<Emu>>, Path(pool_id): Path<String>) -> Response {
+    match crate::services::cognito::tokens::rotate(&emu, &pool_id).await {
+        Ok(Some(kid)) => Json(json!({ "kid": kid })).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({"error": format!("User pool {pool_id} does not exist.")})))
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.message}))).into_response(),
+    }
 }

@@ -954,3 +954,117 @@ except Exception as e:
     assert_eq!(me.username, "kim");
     assert!(bad.starts_with("ERROR") && bad.contains("NotAuthorized"), "{bad}");
 }
+
+#[tokio::test]
+async fn passwords_change_and_reset_with_expiring_codes() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+    signed_up(emu.url(), &idp, &client_id, "lee", "lee@example.com").await;
+    let access = login(&idp, &client_id, "lee", PASSWORD).await.access_token.unwrap();
+
+    let e = idp
+        .change_password()
+        .access_token(&access)
+        .previous_password("nope")
+        .proposed_password("Next-Pass-42")
+        .send()
+        .await;
+    assert_eq!(common::code(&e.unwrap_err()), "NotAuthorizedException");
+    let e =
+        idp.change_password().access_token(&access).previous_password(PASSWORD).proposed_password("weak").send().await;
+    assert_eq!(common::code(&e.unwrap_err()), "InvalidPasswordException");
+    idp.change_password()
+        .access_token(&access)
+        .previous_password(PASSWORD)
+        .proposed_password("Next-Pass-42")
+        .send()
+        .await
+        .unwrap();
+    login(&idp, &client_id, "lee", "Next-Pass-42").await;
+
+    let sent = idp.forgot_password().client_id(&client_id).username("lee").send().await.unwrap();
+    assert_eq!(sent.code_delivery_details.unwrap().destination.as_deref(), Some("l***@e***"));
+    let code = code_for(emu.url(), "lee@example.com").await;
+    let e = idp
+        .confirm_forgot_password()
+        .client_id(&client_id)
+        .username("lee")
+        .confirmation_code("000000")
+        .password("Reset-Pass-77")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "CodeMismatchException");
+    idp.confirm_forgot_password()
+        .client_id(&client_id)
+        .username("lee")
+        .confirmation_code(&code)
+        .password("Reset-Pass-77")
+        .send()
+        .await
+        .unwrap();
+    login(&idp, &client_id, "lee", "Reset-Pass-77").await;
+    // A code works once.
+    let e = idp
+        .confirm_forgot_password()
+        .client_id(&client_id)
+        .username("lee")
+        .confirmation_code(&code)
+        .password("Reset-Pass-78")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ExpiredCodeException");
+
+    // Codes expire after a day on the emulator clock.
+    idp.forgot_password().client_id(&client_id).username("lee").send().await.unwrap();
+    let code = code_for(emu.url(), "lee@example.com").await;
+    common::advance_clock(emu.url(), "25h").await;
+    let e = idp
+        .confirm_forgot_password()
+        .client_id(&client_id)
+        .username("lee")
+        .confirmation_code(code)
+        .password("Reset-Pass-79")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ExpiredCodeException");
+}
+
+#[tokio::test]
+async fn rotated_keys_stay_published_until_old_tokens_expire() {
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+    signed_up(emu.url(), &idp, &client_id, "max", "max@example.com").await;
+    let issuer = format!("{}/{pool_id}", emu.url());
+    let old = login(&idp, &client_id, "max", PASSWORD).await.id_token.unwrap();
+    let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();
+
+    let resp =
+        common::http().post(format!("{}/_emulator/cognito/{pool_id}/rotate-key", emu.url())).send().await.unwrap();
+    assert!(resp.status().is_success());
+    let new_kid = resp.json::<serde_json::Value>().await.unwrap()["kid"].as_str().unwrap().to_string();
+    assert_ne!(new_kid, old_kid);
+
+    let new = login(&idp, &client_id, "max", PASSWORD).await.id_token.unwrap();
+    assert_eq!(jsonwebtoken::decode_header(&new).unwrap().kid.unwrap(), new_kid);
+    let set = jwks(emu.url(), &pool_id).await;
+    assert_eq!(set.keys.len(), 2);
+    verify(&old, &set, &issuer, Some(&client_id)).unwrap();
+    verify(&new, &set, &issuer, Some(&client_id)).unwrap();
+
+    common::advance_clock(emu.url(), "25h").await;
+    let set = jwks(emu.url(), &pool_id).await;
+    assert_eq!(set.keys.iter().map(|k| k.common.key_id.clone().unwrap()).collect::<Vec<_>>(), vec![new_kid]);
+    let missing = common::http()
+        .post(format!("{}/_emulator/cognito/us-east-1_missing00/rotate-key", emu.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}

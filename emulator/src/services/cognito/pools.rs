@@ -127,7 +127,7 @@ pub async fn create_user_pool(ctx: &Ctx, input: Value) -> Result<Value> {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    tokens::create_key(ctx, &mut tx, &id).await?;
+    tokens::create_key(&ctx.emu, &mut tx, &id).await?;
     tx.commit().await?;
     let pool = load_pool(ctx, &id).await?;
     Ok(json!({ "UserPool": describe(ctx, &pool, 0) }))

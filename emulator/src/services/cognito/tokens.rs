@@ -25,16 +25,20 @@ pub struct SigningKey {
     pub e: String,
 }
 
-/// Generates and stores a new signing key for `pool_id`; earlier keys stay in the JWKS.
-pub async fn create_key(ctx: &Ctx, conn: &mut sqlx::SqliteConnection, pool_id: &str) -> Result<String> {
-    let mut rng = ctx.rng().fork();
+/// Retired keys stay published this long: the longest lifetime of an ID or access token, so
+/// every token signed before a rotation still verifies until it expires.
+const RETIRED_KEY_SECONDS: f64 = 86_400.0;
+
+/// Generates and stores a new signing key for `pool_id`; the previous one is retired.
+pub async fn create_key(emu: &Emu, conn: &mut sqlx::SqliteConnection, pool_id: &str) -> Result<String> {
+    let mut rng = emu.rng.fork();
     let key = tokio::task::spawn_blocking(move || RsaPrivateKey::new(&mut rng, 2048))
         .await
         .map_err(|e| AwsError::internal(e.to_string()))?
         .map_err(|e| AwsError::internal(format!("RSA key generation failed: {e}")))?;
     let der = key.to_pkcs1_der().map_err(|e| AwsError::internal(e.to_string()))?;
-    let kid = STANDARD.encode(ctx.rng().bytes::<32>());
-    let now = ctx.epoch();
+    let kid = STANDARD.encode(emu.rng.bytes::<32>());
+    let now = emu.clock.now().timestamp_millis() as f64 / 1000.0;
     sqlx::query("UPDATE cognito_keys SET retired_at = ? WHERE pool_id = ? AND retired_at IS NULL")
         .bind(now)
         .bind(pool_id)
@@ -63,11 +67,28 @@ async fn signing_key(ctx: &Ctx, pool_id: &str) -> Result<SigningKey> {
     Ok(SigningKey { kid: row.get(0), private_der: row.get(1), n: row.get(2), e: row.get(3) })
 }
 
-/// The JWKS document of a pool (every key not yet dropped, newest first).
-pub async fn jwks(store: &crate::store::Store, pool_id: &str) -> Result<Value> {
-    let rows = sqlx::query("SELECT kid, n, e FROM cognito_keys WHERE pool_id = ? ORDER BY created_at DESC")
-        .bind(pool_id)
-        .fetch_all(store.pool())
+/// Rotates a pool's signing key (admin API): new tokens are signed with a new key.
+pub async fn rotate(emu: &Emu, pool_id: &str) -> Result<Option<String>> {
+    let mut tx = emu.store.pool().begin_with("BEGIN IMMEDIATE").await?;
+    let exists = sqlx::query("SELECT 1 FROM cognito_pools WHERE id = ?").bind(pool_id).fetch_optional(&mut *tx).await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let kid = create_key(emu, &mut tx, pool_id).await?;
+    tx.commit().await?;
+    Ok(Some(kid))
+}
+
+/// The JWKS document of a pool: the signing key and recently retired ones, newest first.
+pub async fn jwks(emu: &Emu, pool_id: &str) -> Result<Value> {
+    let now = emu.clock.now().timestamp_millis() as f64 / 1000.0;
+    let rows = sqlx::query(
+        "SELECT kid, n, e FROM cognito_keys WHERE pool_id = ? AND (retired_at IS NULL OR retired_at + ? > ?) ORDER BY created_at DESC",
+    )
+    .bind(pool_id)
+    .bind(RETIRED_KEY_SECONDS)
+    .bind(now)
+    .fetch_all(emu.store.pool())
         .await?;
     let keys: Vec<Value> = rows
         .iter()
@@ -209,7 +230,7 @@ pub async fn well_known(emu: &Emu, pool_id: &str, document: &str) -> Result<Opti
     }
     let iss = issuer(emu, pool_id);
     Ok(Some(match document {
-        "jwks.json" => jwks(&emu.store, pool_id).await?,
+        "jwks.json" => jwks(emu, pool_id).await?,
         _ => json!({
             "issuer": iss,
             "jwks_uri": format!("{}/{pool_id}/.well-known/jwks.json", emu.endpoint),

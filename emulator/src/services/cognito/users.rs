@@ -512,3 +512,84 @@ mod tests {
         assert!(parse_filter(r#"custom:x = "1""#).is_err());
     }
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangePasswordInput {
+    previous_password: Option<String>,
+    proposed_password: String,
+    access_token: String,
+}
+
+pub async fn change_password(ctx: &Ctx, input: ChangePasswordInput) -> Result<Empty> {
+    let claims = tokens::verify_access(ctx, &input.access_token).await?;
+    let pool = load_pool(ctx, &claims.pool_id).await?;
+    let mut user =
+        find_user(ctx, &pool, &claims.username).await?.ok_or_else(|| not_authorized("User does not exist."))?;
+    if !password::verify(&user, input.previous_password.as_deref().unwrap_or("")) {
+        return Err(not_authorized("Incorrect username or password."));
+    }
+    password::check_policy(&pool, &input.proposed_password)?;
+    password::set(ctx, &mut user, &input.proposed_password)?;
+    user.updated_at = ctx.epoch();
+    save_user(ctx, &user).await?;
+    Ok(Empty {})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ForgotPasswordInput {
+    client_id: String,
+    secret_hash: Option<String>,
+    username: String,
+}
+
+pub async fn forgot_password(ctx: &Ctx, input: ForgotPasswordInput) -> Result<Value> {
+    let client = load_client(ctx, &input.client_id).await?;
+    let pool = load_pool(ctx, &client.pool_id).await?;
+    password::check_secret_hash(&client, &input.username, input.secret_hash.as_deref())?;
+    let Some(user) = find_user(ctx, &pool, &input.username).await? else {
+        if client.hides_user_existence() {
+            // Indistinguishable from a real delivery, as AWS answers.
+            return Ok(
+                json!({"CodeDeliveryDetails": {"Destination": "u***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}}),
+            );
+        }
+        return Err(err("UserNotFoundException", "Username/client id combination not found."));
+    };
+    if !user.enabled {
+        return Err(not_authorized("User is disabled."));
+    }
+    let details = password::send_code(ctx, &user, "forgot").await?.ok_or_else(|| {
+        invalid_parameter("Cannot reset password for the user as there is no registered/verified email or phone_number")
+    })?;
+    Ok(json!({ "CodeDeliveryDetails": details }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfirmForgotPasswordInput {
+    client_id: String,
+    secret_hash: Option<String>,
+    username: String,
+    confirmation_code: String,
+    password: String,
+}
+
+pub async fn confirm_forgot_password(ctx: &Ctx, input: ConfirmForgotPasswordInput) -> Result<Empty> {
+    let client = load_client(ctx, &input.client_id).await?;
+    let pool = load_pool(ctx, &client.pool_id).await?;
+    password::check_secret_hash(&client, &input.username, input.secret_hash.as_deref())?;
+    let mut user = find_user(ctx, &pool, &input.username)
+        .await?
+        .ok_or_else(|| err("UserNotFoundException", "Username/client id combination not found."))?;
+    password::check_policy(&pool, &input.password)?;
+    password::take_code(ctx, &user, "forgot", &input.confirmation_code).await?;
+    password::set(ctx, &mut user, &input.password)?;
+    if matches!(user.status.as_str(), "RESET_REQUIRED" | "FORCE_CHANGE_PASSWORD") {
+        user.status = "CONFIRMED".into();
+    }
+    user.updated_at = ctx.epoch();
+    save_user(ctx, &user).await?;
+    Ok(Empty {})
+}
