@@ -18,6 +18,7 @@
 //! - [`services`]: S3, KMS, SNS — operation handlers over the store; no HTTP framing.
 //! - [`store`]: SQLite (WAL) through sqlx; migrations in `emulator/migrations/`.
 //! - [`admin`]: health, reset, mailbox, clock for developers and tests.
+//! - [`invoke`]: how a service calls a Lambda function (Cognito triggers).
 //! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
 //!   key and timestamp, so a run can be reproduced exactly.
 //!
@@ -36,6 +37,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod invoke;
 pub mod protocol;
 pub mod rng;
 pub mod services;
@@ -63,7 +65,7 @@ pub struct Emulator;
 
 impl Emulator {
     pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder { config: Config::default() }
+        EmulatorBuilder { config: Config::default(), lambda: None }
     }
 }
 
@@ -71,6 +73,7 @@ impl Emulator {
 #[derive(Debug, Clone)]
 pub struct EmulatorBuilder {
     config: Config,
+    lambda: Option<Arc<dyn invoke::LambdaInvoker>>,
 }
 
 impl EmulatorBuilder {
@@ -114,6 +117,11 @@ impl EmulatorBuilder {
         });
         self
     }
+    /// Who runs Lambda functions for other services (Cognito triggers).
+    pub fn lambda_invoker(mut self, invoker: Arc<dyn invoke::LambdaInvoker>) -> Self {
+        self.lambda = Some(invoker);
+        self
+    }
     pub fn cognito_aws_issuer(mut self, on: bool) -> Self {
         self.config.cognito_aws_issuer = on;
         self
@@ -145,6 +153,7 @@ impl EmulatorBuilder {
             http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build()?,
             endpoint: endpoint.clone(),
             config,
+            lambda: self.lambda,
         });
         let app = gateway::router(emu.clone());
         let (tx, rx) = oneshot::channel::<()>();

@@ -22,6 +22,8 @@ pub struct Emu {
     pub http: reqwest::Client,
     /// The URL clients reach this instance at (`http://host:port`), known once bound.
     pub endpoint: String,
+    /// Runs Lambda functions for other services (Cognito triggers); `None` until one is set.
+    pub lambda: Option<Arc<dyn crate::invoke::LambdaInvoker>>,
 }
 
 /// Who is calling: the access key from the SigV4 signature and the principal it maps to.

@@ -1068,3 +1068,136 @@ async fn rotated_keys_stay_published_until_old_tokens_expire() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// Test invoker: records every event and answers as the chat's functions would.
+#[derive(Default)]
+struct Functions {
+    calls: std::sync::Mutex<Vec<(String, serde_json::Value)>>,
+}
+
+impl emulator::invoke::LambdaInvoker for Functions {
+    fn invoke<'a>(&'a self, function: &'a str, mut event: serde_json::Value) -> emulator::invoke::InvokeFuture<'a> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push((function.to_string(), event.clone()));
+            let email = event["request"]["userAttributes"]["email"].as_str().unwrap_or_default().to_string();
+            let fail = |message: &str| {
+                Err(emulator::invoke::InvokeError::Function { error_type: "Error".into(), message: message.into() })
+            };
+            match function.rsplit(':').next().unwrap() {
+                "pre-sign-up" if email.ends_with("@blocked.test") => fail("domain not allowed"),
+                "pre-sign-up" if email.ends_with("@trusted.test") => {
+                    event["response"]["autoConfirmUser"] = true.into();
+                    event["response"]["autoVerifyEmail"] = true.into();
+                    Ok(event)
+                }
+                "post-confirmation" if email.starts_with("flaky") => fail("table unavailable"),
+                "pre-token" => {
+                    event["response"]["claimsOverrideDetails"] = serde_json::json!({
+                        "claimsToAddOrOverride": {"role": "member"},
+                        "claimsToSuppress": ["email"],
+                    });
+                    Ok(event)
+                }
+                _ => Ok(event),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn triggers_receive_aws_events_and_shape_the_flow() {
+    let functions = std::sync::Arc::new(Functions::default());
+    let emu = common::builder().lambda_invoker(functions.clone()).start().await.unwrap();
+    let idp = cognito(emu.url());
+    let arn = |name: &str| format!("arn:aws:lambda:us-east-1:000000000000:function:{name}");
+    let pool_id = idp
+        .create_user_pool()
+        .pool_name("triggered")
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .lambda_config(
+            aws_sdk_cognitoidentityprovider::types::LambdaConfigType::builder()
+                .pre_sign_up(arn("pre-sign-up"))
+                .post_confirmation(arn("post-confirmation"))
+                .pre_token_generation(arn("pre-token"))
+                .post_authentication(arn("post-auth"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let client_id = client(&idp, &pool_id).await;
+    let sign_up = |name: &'static str, email: &'static str| {
+        idp.sign_up()
+            .client_id(&client_id)
+            .username(name)
+            .password(PASSWORD)
+            .user_attributes(AttributeType::builder().name("email").value(email).build().unwrap())
+            .send()
+    };
+
+    let e = sign_up("bad", "bad@blocked.test").await.unwrap_err();
+    assert_eq!(common::code(&e), "UserLambdaValidationException");
+    assert!(format!("{e:?}").contains("PreSignUp failed with error domain not allowed."), "{e:?}");
+    let e = idp.admin_get_user().user_pool_id(&pool_id).username("bad").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "UserNotFoundException", "a rejected sign-up creates no user");
+
+    let trusted = sign_up("tess", "tess@trusted.test").await.unwrap();
+    assert!(trusted.user_confirmed && trusted.code_delivery_details.is_none());
+
+    sign_up("nora", "nora@example.com").await.unwrap();
+    let code = code_for(emu.url(), "nora@example.com").await;
+    idp.confirm_sign_up().client_id(&client_id).username("nora").confirmation_code(code).send().await.unwrap();
+    let tokens = login(&idp, &client_id, "nora", PASSWORD).await;
+    idp.initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", tokens.refresh_token.unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let calls = functions.calls.lock().unwrap().clone();
+    let sources: Vec<(&str, &str)> =
+        calls.iter().map(|(f, e)| (f.rsplit(':').next().unwrap(), e["triggerSource"].as_str().unwrap())).collect();
+    assert_eq!(
+        sources,
+        vec![
+            ("pre-sign-up", "PreSignUp_SignUp"),
+            ("pre-sign-up", "PreSignUp_SignUp"),
+            ("pre-sign-up", "PreSignUp_SignUp"),
+            ("post-confirmation", "PostConfirmation_ConfirmSignUp"),
+            ("post-auth", "PostAuthentication_Authentication"),
+            ("pre-token", "TokenGeneration_Authentication"),
+            ("pre-token", "TokenGeneration_RefreshTokens"),
+        ]
+    );
+    let (_, confirmation) = &calls[3];
+    assert_eq!(confirmation["version"], "1");
+    assert_eq!(confirmation["region"], "us-east-1");
+    assert_eq!(confirmation["userPoolId"], pool_id.as_str());
+    assert_eq!(confirmation["userName"], "nora");
+    assert_eq!(confirmation["callerContext"]["clientId"], client_id.as_str());
+    assert!(confirmation["callerContext"]["awsSdkVersion"].is_string());
+    assert_eq!(confirmation["request"]["userAttributes"]["email"], "nora@example.com");
+    assert_eq!(confirmation["request"]["userAttributes"]["email_verified"], "true");
+
+    // PreTokenGeneration added a claim and suppressed another in the ID token.
+    let set = jwks(emu.url(), &pool_id).await;
+    let id = verify(tokens.id_token.as_deref().unwrap(), &set, &format!("{}/{pool_id}", emu.url()), Some(&client_id))
+        .unwrap();
+    assert_eq!(id["role"], "member");
+    assert!(id.get("email").is_none(), "{id}");
+
+    // A failing PostConfirmation fails the call; the user is confirmed regardless, as on AWS.
+    sign_up("flaky", "flaky@example.com").await.unwrap();
+    let code = code_for(emu.url(), "flaky@example.com").await;
+    let e =
+        idp.confirm_sign_up().client_id(&client_id).username("flaky").confirmation_code(code).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "UserLambdaValidationException");
+    let flaky = idp.admin_get_user().user_pool_id(&pool_id).username("flaky").send().await.unwrap();
+    assert_eq!(flaky.user_status, Some(UserStatusType::Confirmed));
+}

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::pools::Empty;
+use super::triggers::{self, TokenSource};
 use super::{
     Client, Pool, User, err, find_user, invalid_parameter, load_client, load_pool, not_authorized, password, save_user,
     srp, tokens,
@@ -146,7 +147,7 @@ async fn after_password(ctx: &Ctx, pool: &Pool, client: &Client, user: &User) ->
             }
             new_password_challenge(ctx, client, user).await
         }
-        _ => sign_in(ctx, pool, client, user).await,
+        _ => sign_in(ctx, pool, client, user, TokenSource::Authentication).await,
     }
 }
 
@@ -261,8 +262,11 @@ async fn new_password_challenge(ctx: &Ctx, client: &Client, user: &User) -> Resu
     }))
 }
 
-/// A completed sign-in: a new refresh token and the tokens that go with it.
-async fn sign_in(ctx: &Ctx, pool: &Pool, client: &Client, user: &User) -> Result<Value> {
+/// A completed sign-in: PostAuthentication, then a new refresh token and the tokens that go
+/// with it (shaped by PreTokenGeneration).
+async fn sign_in(ctx: &Ctx, pool: &Pool, client: &Client, user: &User, source: TokenSource) -> Result<Value> {
+    triggers::post_authentication(ctx, pool, &client.client_id, user).await?;
+    let overrides = triggers::pre_token_generation(ctx, pool, &client.client_id, user, source).await?;
     let session = tokens::Session { origin_jti: ctx.rng().uuid(), auth_time: ctx.now().timestamp() };
     let refresh_token = URL_SAFE_NO_PAD.encode(ctx.rng().vec(128));
     sqlx::query(
@@ -278,7 +282,7 @@ async fn sign_in(ctx: &Ctx, pool: &Pool, client: &Client, user: &User) -> Result
     .bind(ctx.epoch() + client.refresh_token_seconds() as f64)
     .execute(ctx.store().pool())
     .await?;
-    let issued = tokens::issue(ctx, pool, client, user, &session).await?;
+    let issued = tokens::issue(ctx, pool, client, user, &session, overrides.as_ref()).await?;
     Ok(json!({
         "ChallengeParameters": {},
         "AuthenticationResult": {
@@ -313,7 +317,9 @@ async fn refresh(ctx: &Ctx, pool: &Pool, client: &Client, token: &str, secret_ha
         return Err(not_authorized("User is disabled."));
     }
     let session = tokens::Session { origin_jti: row.get(1), auth_time: row.get(2) };
-    let issued = tokens::issue(ctx, pool, client, &user, &session).await?;
+    let overrides =
+        triggers::pre_token_generation(ctx, pool, &client.client_id, &user, TokenSource::RefreshTokens).await?;
+    let issued = tokens::issue(ctx, pool, client, &user, &session, overrides.as_ref()).await?;
     Ok(json!({
         "ChallengeParameters": {},
         "AuthenticationResult": {
@@ -388,7 +394,7 @@ async fn new_password(ctx: &Ctx, pool: &Pool, client: &Client, input: ChallengeI
     user.updated_at = ctx.epoch();
     save_user(ctx, &user).await?;
     sqlx::query("DELETE FROM cognito_sessions WHERE id = ?").bind(session).execute(ctx.store().pool()).await?;
-    sign_in(ctx, pool, client, &user).await
+    sign_in(ctx, pool, client, &user, TokenSource::NewPasswordChallenge).await
 }
 
 /// Revokes every sign-in of a user: refresh tokens stop working, and access tokens from those

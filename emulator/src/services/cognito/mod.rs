@@ -7,13 +7,16 @@
 //! | `users.rs`    | sign-up and confirmation, admin user management, ListUsers, GetUser    |
 //! | `auth.rs`     | InitiateAuth, AdminInitiateAuth, challenges, refresh, sign-out, revoke |
 //! | `password.rs` | password policy and hashing, codes, SECRET_HASH                       |
+//! | `srp.rs`      | the SRP-6a exchange of USER_SRP_AUTH                                  |
 //! | `tokens.rs`   | signing keys, JWTs, JWKS, access-token verification                   |
+//! | `triggers.rs` | PreSignUp, PostConfirmation, PreTokenGeneration, PostAuthentication   |
 
 mod auth;
 mod password;
 mod pools;
 mod srp;
 pub mod tokens;
+mod triggers;
 mod users;
 
 use std::collections::BTreeMap;

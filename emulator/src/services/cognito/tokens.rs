@@ -13,6 +13,7 @@ use rsa::traits::PublicKeyParts;
 use serde_json::{Map, Value, json};
 use sqlx::Row;
 
+use super::triggers::ClaimOverrides;
 use super::{Client, Pool, User, not_authorized};
 use crate::error::{AwsError, Result};
 use crate::state::{Ctx, Emu};
@@ -122,6 +123,10 @@ pub struct Session {
     pub auth_time: i64,
 }
 
+/// Claims PreTokenGeneration may not change.
+const PROTECTED: &[&str] =
+    &["sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "jti", "origin_jti", "event_id", "cognito:username"];
+
 fn sign(key: &SigningKey, claims: &Value) -> Result<String> {
     let mut header = Header::new(Algorithm::RS256);
     header.typ = None;
@@ -131,8 +136,16 @@ fn sign(key: &SigningKey, claims: &Value) -> Result<String> {
         .map_err(|e| AwsError::internal(format!("token signing failed: {e}")))
 }
 
-/// Issues an ID token and an access token for `user` through `client`.
-pub async fn issue(ctx: &Ctx, pool: &Pool, client: &Client, user: &User, session: &Session) -> Result<Issued> {
+/// Issues an ID token and an access token for `user` through `client`; PreTokenGeneration's
+/// `overrides` add, replace or remove ID-token claims.
+pub async fn issue(
+    ctx: &Ctx,
+    pool: &Pool,
+    client: &Client,
+    user: &User,
+    session: &Session,
+    overrides: Option<&ClaimOverrides>,
+) -> Result<Issued> {
     let key = signing_key(ctx, &pool.id).await?;
     let iat = ctx.now().timestamp();
     let iss = issuer(&ctx.emu, &pool.id);
@@ -158,6 +171,18 @@ pub async fn issue(ctx: &Ctx, pool: &Pool, client: &Client, user: &User, session
     id.insert("exp".into(), (iat + id_ttl).into());
     id.insert("iat".into(), iat.into());
     id.insert("jti".into(), ctx.rng().uuid().into());
+    if let Some(o) = overrides {
+        for name in &o.suppress {
+            if !PROTECTED.contains(&name.as_str()) {
+                id.remove(name);
+            }
+        }
+        for (k, v) in &o.add_or_override {
+            if !PROTECTED.contains(&k.as_str()) {
+                id.insert(k.clone(), v.clone().into());
+            }
+        }
+    }
 
     let access = json!({
         "sub": user.sub,

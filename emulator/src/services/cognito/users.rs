@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::pools::Empty;
+use super::triggers::{self, PostConfirmationSource, PreSignUpSource};
 use super::{
     AttributeType, Pool, User, attribute_list, err, find_user, invalid_parameter, load_client, load_pool,
     not_authorized, password, require_user, save_user, tokens,
@@ -108,6 +109,8 @@ pub struct SignUpInput {
     password: String,
     #[serde(default)]
     user_attributes: Vec<AttributeType>,
+    #[serde(default)]
+    validation_data: Vec<AttributeType>,
 }
 
 pub async fn sign_up(ctx: &Ctx, input: SignUpInput) -> Result<Value> {
@@ -120,15 +123,20 @@ pub async fn sign_up(ctx: &Ctx, input: SignUpInput) -> Result<Value> {
     password::check_policy(&pool, &input.password)?;
     let mut user = new_user(ctx, &pool, &input.username, attrs_from(&input.user_attributes), "UNCONFIRMED")?;
     ensure_new(ctx, &pool, &user).await?;
+    let validation = attrs_from(&input.validation_data).into_iter().collect();
+    let decision =
+        triggers::pre_sign_up(ctx, &pool, &client.client_id, &user, PreSignUpSource::SignUp, validation).await?;
+    apply_decision(&mut user, decision);
     password::set(ctx, &mut user, &input.password)?;
     save_user(ctx, &user).await?;
+    let confirmed = user.status == "CONFIRMED";
     let verify = pool.auto_verified();
-    let delivery = if verify.iter().any(|a| user.attributes.contains_key(a)) {
+    let delivery = if !confirmed && verify.iter().any(|a| user.attributes.contains_key(a)) {
         password::send_code(ctx, &user, "signup").await?
     } else {
         None
     };
-    let mut out = json!({"UserConfirmed": false, "UserSub": user.sub});
+    let mut out = json!({"UserConfirmed": confirmed, "UserSub": user.sub});
     if let Some(d) = delivery {
         out["CodeDeliveryDetails"] = d;
     }
@@ -159,7 +167,22 @@ pub async fn confirm_sign_up(ctx: &Ctx, input: ConfirmSignUpInput) -> Result<Emp
     mark_verified(&mut user);
     user.updated_at = ctx.epoch();
     save_user(ctx, &user).await?;
+    // As on AWS, the user stays confirmed even if PostConfirmation then fails the call.
+    triggers::post_confirmation(ctx, &pool, &client.client_id, &user, PostConfirmationSource::ConfirmSignUp).await?;
     Ok(Empty {})
+}
+
+/// PreSignUp may confirm the user and mark addresses verified.
+fn apply_decision(user: &mut User, d: triggers::SignUpDecision) {
+    if d.auto_confirm && user.status == "UNCONFIRMED" {
+        user.status = "CONFIRMED".into();
+    }
+    if d.auto_verify_email && user.attributes.contains_key("email") {
+        user.attributes.insert("email_verified".into(), "true".into());
+    }
+    if d.auto_verify_phone && user.attributes.contains_key("phone_number") {
+        user.attributes.insert("phone_number_verified".into(), "true".into());
+    }
 }
 
 /// A confirmed code proves the address it went to.
@@ -230,11 +253,16 @@ pub async fn admin_create_user(ctx: &Ctx, input: AdminCreateUserInput) -> Result
         }
         user
     } else {
-        let user = new_user(ctx, &pool, &input.username, attrs_from(&input.user_attributes), "FORCE_CHANGE_PASSWORD")?;
+        let mut user =
+            new_user(ctx, &pool, &input.username, attrs_from(&input.user_attributes), "FORCE_CHANGE_PASSWORD")?;
         if find_user(ctx, &pool, &input.username).await?.is_some() {
             return Err(err("UsernameExistsException", "User account already exists"));
         }
         ensure_new(ctx, &pool, &user).await?;
+        let source = PreSignUpSource::AdminCreateUser;
+        let decision =
+            triggers::pre_sign_up(ctx, &pool, "CLIENT_ID_NOT_APPLICABLE", &user, source, Default::default()).await?;
+        apply_decision(&mut user, triggers::SignUpDecision { auto_confirm: false, ..decision });
         user
     };
     password::set(ctx, &mut user, &temp)?;
@@ -591,5 +619,7 @@ pub async fn confirm_forgot_password(ctx: &Ctx, input: ConfirmForgotPasswordInpu
     }
     user.updated_at = ctx.epoch();
     save_user(ctx, &user).await?;
+    let source = PostConfirmationSource::ConfirmForgotPassword;
+    triggers::post_confirmation(ctx, &pool, &client.client_id, &user, source).await?;
     Ok(Empty {})
 }
