@@ -179,7 +179,7 @@ pub async fn issue(
         }
         for (k, v) in &o.add_or_override {
             if !PROTECTED.contains(&k.as_str()) {
-                id.insert(k.clone(), v.clone().into());
+                id.insert(k.clone(), v.clone());
             }
         }
     }

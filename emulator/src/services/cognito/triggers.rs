@@ -8,9 +8,8 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::event::cognito::{
-    CognitoEventUserPoolsCallerContext, CognitoEventUserPoolsHeader,
-    CognitoEventUserPoolsPostAuthentication, CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup,
-    CognitoEventUserPoolsPreTokenGen,
+    CognitoEventUserPoolsCallerContext, CognitoEventUserPoolsHeader, CognitoEventUserPoolsPostAuthentication,
+    CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup, CognitoEventUserPoolsPreTokenGen,
 };
 use serde::Serialize;
 use serde_json::Value;
