@@ -458,6 +458,12 @@ async fn email_as_username_pool_and_hidden_user_existence() {
     assert_eq!(me.username, out.user_sub, "with email as username, the username is the sub");
     let e = login_err(&idp, &client_id, "nobody@example.com", PASSWORD).await;
     assert_eq!(common::code(&e), "NotAuthorizedException", "existence is hidden");
+    let fake = idp.forgot_password().client_id(&client_id).username("nobody@example.com").send().await.unwrap();
+    assert!(fake.code_delivery_details.is_some());
+    let fake =
+        idp.resend_confirmation_code().client_id(&client_id).username("nobody@example.com").send().await.unwrap();
+    assert!(fake.code_delivery_details.is_some());
+    assert!(common::mailbox(emu.url(), "nobody@example.com").await.is_empty(), "nothing is really sent");
 }
 
 #[tokio::test]

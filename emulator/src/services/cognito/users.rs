@@ -194,6 +194,11 @@ fn mark_verified(user: &mut User) {
     }
 }
 
+/// With PreventUserExistenceErrors, unknown users get an answer that looks like a delivery.
+fn simulated_delivery() -> Value {
+    json!({"CodeDeliveryDetails": {"Destination": "u***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}})
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ResendInput {
@@ -206,9 +211,12 @@ pub async fn resend_confirmation_code(ctx: &Ctx, input: ResendInput) -> Result<V
     let client = load_client(ctx, &input.client_id).await?;
     let pool = load_pool(ctx, &client.pool_id).await?;
     password::check_secret_hash(&client, &input.username, input.secret_hash.as_deref())?;
-    let user = find_user(ctx, &pool, &input.username)
-        .await?
-        .ok_or_else(|| err("UserNotFoundException", "Username/client id combination not found."))?;
+    let Some(user) = find_user(ctx, &pool, &input.username).await? else {
+        if client.hides_user_existence() {
+            return Ok(simulated_delivery());
+        }
+        return Err(err("UserNotFoundException", "Username/client id combination not found."));
+    };
     if user.status != "UNCONFIRMED" {
         return Err(invalid_parameter("User is already confirmed."));
     }
