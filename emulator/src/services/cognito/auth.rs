@@ -59,51 +59,48 @@ async fn client_of(ctx: &Ctx, client_id: &str, pool_id: Option<&str>) -> Result<
 
 pub async fn initiate_auth(ctx: &Ctx, input: InitiateAuthInput) -> Result<Value> {
     let (pool, client) = client_of(ctx, &input.client_id, None).await?;
-    let p = &input.auth_parameters;
-    match input.auth_flow.as_str() {
-        "USER_PASSWORD_AUTH" => {
-            require_flow(&client, "ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH")?;
-            password_auth(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "PASSWORD")?, p.get("SECRET_HASH")).await
-        }
-        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
-            require_flow(&client, "ALLOW_REFRESH_TOKEN_AUTH", "REFRESH_TOKEN_AUTH")?;
-            refresh(ctx, &pool, &client, param(p, "REFRESH_TOKEN")?, p.get("SECRET_HASH")).await
-        }
-        "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
-            Err(invalid_parameter(format!("{} is only valid in AdminInitiateAuth", input.auth_flow)))
-        }
-        "USER_SRP_AUTH" => {
-            require_flow(&client, "ALLOW_USER_SRP_AUTH", "USER_SRP_AUTH")?;
-            srp_start(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "SRP_A")?, p.get("SECRET_HASH")).await
-        }
-        "CUSTOM_AUTH" | "USER_AUTH" => {
-            Err(invalid_parameter(format!("{} is not supported by this emulator yet", input.auth_flow)))
-        }
-        other => Err(invalid_parameter(format!("Invalid AuthFlow: {other}"))),
-    }
+    start(ctx, &pool, &client, &input.auth_flow, &input.auth_parameters, false).await
 }
 
 pub async fn admin_initiate_auth(ctx: &Ctx, input: InitiateAuthInput) -> Result<Value> {
     let pool_id = input.user_pool_id.clone().ok_or_else(|| crate::error::AwsError::member_null("UserPoolId"))?;
     let (pool, client) = client_of(ctx, &input.client_id, Some(&pool_id)).await?;
-    let p = &input.auth_parameters;
-    match input.auth_flow.as_str() {
-        "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
-            require_flow(&client, "ALLOW_ADMIN_USER_PASSWORD_AUTH", &input.auth_flow)?;
-            password_auth(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "PASSWORD")?, p.get("SECRET_HASH")).await
+    start(ctx, &pool, &client, &input.auth_flow, &input.auth_parameters, true).await
+}
+
+/// The flows of InitiateAuth (`admin` false) and AdminInitiateAuth (`admin` true).
+async fn start(
+    ctx: &Ctx,
+    pool: &Pool,
+    client: &Client,
+    flow: &str,
+    p: &BTreeMap<String, String>,
+    admin: bool,
+) -> Result<Value> {
+    match (flow, admin) {
+        ("USER_PASSWORD_AUTH", false) => {
+            require_flow(client, "ALLOW_USER_PASSWORD_AUTH", flow)?;
+            password_auth(ctx, pool, client, param(p, "USERNAME")?, param(p, "PASSWORD")?, p.get("SECRET_HASH")).await
         }
-        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
-            require_flow(&client, "ALLOW_REFRESH_TOKEN_AUTH", "REFRESH_TOKEN_AUTH")?;
-            refresh(ctx, &pool, &client, param(p, "REFRESH_TOKEN")?, p.get("SECRET_HASH")).await
+        ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", true) => {
+            require_flow(client, "ALLOW_ADMIN_USER_PASSWORD_AUTH", flow)?;
+            password_auth(ctx, pool, client, param(p, "USERNAME")?, param(p, "PASSWORD")?, p.get("SECRET_HASH")).await
         }
-        "USER_SRP_AUTH" => {
-            require_flow(&client, "ALLOW_USER_SRP_AUTH", "USER_SRP_AUTH")?;
-            srp_start(ctx, &pool, &client, param(p, "USERNAME")?, param(p, "SRP_A")?, p.get("SECRET_HASH")).await
+        ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", false) => {
+            Err(invalid_parameter(format!("{flow} is only valid in AdminInitiateAuth")))
         }
-        "CUSTOM_AUTH" | "USER_AUTH" => {
-            Err(invalid_parameter(format!("{} is not supported by this emulator yet", input.auth_flow)))
+        ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => {
+            require_flow(client, "ALLOW_REFRESH_TOKEN_AUTH", flow)?;
+            refresh(ctx, pool, client, param(p, "REFRESH_TOKEN")?, p.get("SECRET_HASH")).await
         }
-        other => Err(invalid_parameter(format!("Invalid AuthFlow: {other}"))),
+        ("USER_SRP_AUTH", _) => {
+            require_flow(client, "ALLOW_USER_SRP_AUTH", flow)?;
+            srp_start(ctx, pool, client, param(p, "USERNAME")?, param(p, "SRP_A")?, p.get("SECRET_HASH")).await
+        }
+        ("CUSTOM_AUTH" | "USER_AUTH", _) => {
+            Err(invalid_parameter(format!("{flow} is not supported by this emulator yet")))
+        }
+        (other, _) => Err(invalid_parameter(format!("Invalid AuthFlow: {other}"))),
     }
 }
 

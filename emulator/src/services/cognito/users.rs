@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::pools::Empty;
 use super::triggers::{self, PostConfirmationSource, PreSignUpSource};
 use super::{
-    AttributeType, Pool, User, attribute_list, err, find_user, invalid_parameter, load_client, load_pool,
+    AttributeType, Client, Pool, User, attribute_list, err, find_user, invalid_parameter, load_client, load_pool,
     not_authorized, password, require_user, save_user, tokens,
 };
 use crate::error::Result;
@@ -143,6 +143,25 @@ pub async fn sign_up(ctx: &Ctx, input: SignUpInput) -> Result<Value> {
     Ok(out)
 }
 
+/// The prologue of the client-facing user operations: the client, its pool, the SECRET_HASH
+/// check, and the user if there is one.
+async fn client_user(
+    ctx: &Ctx,
+    client_id: &str,
+    username: &str,
+    secret_hash: Option<&str>,
+) -> Result<(Client, Pool, Option<User>)> {
+    let client = load_client(ctx, client_id).await?;
+    let pool = load_pool(ctx, &client.pool_id).await?;
+    password::check_secret_hash(&client, username, secret_hash)?;
+    let user = find_user(ctx, &pool, username).await?;
+    Ok((client, pool, user))
+}
+
+fn unknown_combination() -> crate::error::AwsError {
+    err("UserNotFoundException", "Username/client id combination not found.")
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConfirmSignUpInput {
@@ -153,12 +172,9 @@ pub struct ConfirmSignUpInput {
 }
 
 pub async fn confirm_sign_up(ctx: &Ctx, input: ConfirmSignUpInput) -> Result<Empty> {
-    let client = load_client(ctx, &input.client_id).await?;
-    let pool = load_pool(ctx, &client.pool_id).await?;
-    password::check_secret_hash(&client, &input.username, input.secret_hash.as_deref())?;
-    let mut user = find_user(ctx, &pool, &input.username)
-        .await?
-        .ok_or_else(|| err("UserNotFoundException", "Username/client id combination not found."))?;
+    let (client, pool, user) =
+        client_user(ctx, &input.client_id, &input.username, input.secret_hash.as_deref()).await?;
+    let mut user = user.ok_or_else(unknown_combination)?;
     if user.status != "UNCONFIRMED" {
         return Err(not_authorized(format!("User cannot be confirmed. Current status is {}", user.status)));
     }
@@ -208,14 +224,9 @@ pub struct ResendInput {
 }
 
 pub async fn resend_confirmation_code(ctx: &Ctx, input: ResendInput) -> Result<Value> {
-    let client = load_client(ctx, &input.client_id).await?;
-    let pool = load_pool(ctx, &client.pool_id).await?;
-    password::check_secret_hash(&client, &input.username, input.secret_hash.as_deref())?;
-    let Some(user) = find_user(ctx, &pool, &input.username).await? else {
-        if client.hides_user_existence() {
-            return Ok(simulated_delivery());
-        }
-        return Err(err("UserNotFoundException", "Username/client id combination not found."));
+    let (client, _, user) = client_user(ctx, &input.client_id, &input.username, input.secret_hash.as_deref()).await?;
+    let Some(user) = user else {
+        return if client.hides_user_existence() { Ok(simulated_delivery()) } else { Err(unknown_combination()) };
     };
     if user.status != "UNCONFIRMED" {
         return Err(invalid_parameter("User is already confirmed."));
@@ -581,17 +592,9 @@ pub struct ForgotPasswordInput {
 }
 
 pub async fn forgot_password(ctx: &Ctx, input: ForgotPasswordInput) -> Result<Value> {
-    let client = load_client(ctx, &input.client_id).await?;
-    let pool = load_pool(ctx, &client.pool_id).await?;
-    password::check_secret_hash(&client, &input.username, input.secret_hash.as_deref())?;
-    let Some(user) = find_user(ctx, &pool, &input.username).await? else {
-        if client.hides_user_existence() {
-            // Indistinguishable from a real delivery, as AWS answers.
-            return Ok(
-                json!({"CodeDeliveryDetails": {"Destination": "u***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}}),
-            );
-        }
-        return Err(err("UserNotFoundException", "Username/client id combination not found."));
+    let (client, _, user) = client_user(ctx, &input.client_id, &input.username, input.secret_hash.as_deref()).await?;
+    let Some(user) = user else {
+        return if client.hides_user_existence() { Ok(simulated_delivery()) } else { Err(unknown_combination()) };
     };
     if !user.enabled {
         return Err(not_authorized("User is disabled."));
@@ -613,12 +616,9 @@ pub struct ConfirmForgotPasswordInput {
 }
 
 pub async fn confirm_forgot_password(ctx: &Ctx, input: ConfirmForgotPasswordInput) -> Result<Empty> {
-    let client = load_client(ctx, &input.client_id).await?;
-    let pool = load_pool(ctx, &client.pool_id).await?;
-    password::check_secret_hash(&client, &input.username, input.secret_hash.as_deref())?;
-    let mut user = find_user(ctx, &pool, &input.username)
-        .await?
-        .ok_or_else(|| err("UserNotFoundException", "Username/client id combination not found."))?;
+    let (client, pool, user) =
+        client_user(ctx, &input.client_id, &input.username, input.secret_hash.as_deref()).await?;
+    let mut user = user.ok_or_else(unknown_combination)?;
     password::check_policy(&pool, &input.password)?;
     password::take_code(ctx, &user, "forgot", &input.confirmation_code).await?;
     password::set(ctx, &mut user, &input.password)?;
