@@ -683,14 +683,18 @@ async fn pools_users_and_keys_survive_restart_and_seeded_runs_repeat() {
     let me = idp.get_user().access_token(before.access_token.unwrap()).send().await.unwrap();
     assert_eq!(me.username, "hank", "a token issued before the restart is still valid");
 
-    // Same seed and clock: same pool id, same keys, same tokens.
+    // Same seed and clock: same pool id, same keys, same tokens (the AWS-style issuer keeps the
+    // port out of the tokens).
     let mut runs = Vec::new();
     for _ in 0..2 {
-        let emu = common::builder().seed(9).clock(t0).port(0).start().await.unwrap();
+        let emu = common::builder().seed(9).clock(t0).cognito_aws_issuer(true).start().await.unwrap();
         let idp = cognito(emu.url());
         let pool_id = pool(&idp, false).await;
+        let client_id = client(&idp, &pool_id).await;
+        signed_up(emu.url(), &idp, &client_id, "ola", "ola@example.com").await;
+        let t = login(&idp, &client_id, "ola", PASSWORD).await;
         let set = jwks(emu.url(), &pool_id).await;
-        runs.push((pool_id, serde_json::to_string(&set).unwrap()));
+        runs.push((pool_id, serde_json::to_string(&set).unwrap(), t.id_token.unwrap(), t.access_token.unwrap()));
     }
     assert_eq!(runs[0], runs[1]);
 }
@@ -1206,4 +1210,66 @@ async fn triggers_receive_aws_events_and_shape_the_flow() {
     assert_eq!(common::code(&e), "UserLambdaValidationException");
     let flaky = idp.admin_get_user().user_pool_id(&pool_id).username("flaky").send().await.unwrap();
     assert_eq!(flaky.user_status, Some(UserStatusType::Confirmed));
+}
+
+#[tokio::test]
+async fn token_lifetimes_follow_the_client_settings() {
+    use aws_sdk_cognitoidentityprovider::types::{TimeUnitsType, TokenValidityUnitsType};
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let pool_id = pool(&idp, false).await;
+    let client_id = idp
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("short")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .access_token_validity(5)
+        .id_token_validity(10)
+        .refresh_token_validity(2)
+        .token_validity_units(
+            TokenValidityUnitsType::builder()
+                .access_token(TimeUnitsType::Minutes)
+                .id_token(TimeUnitsType::Minutes)
+                .refresh_token(TimeUnitsType::Hours)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    signed_up(emu.url(), &idp, &client_id, "pat", "pat@example.com").await;
+    let t = login(&idp, &client_id, "pat", PASSWORD).await;
+    assert_eq!(t.expires_in, 300);
+    let set = jwks(emu.url(), &pool_id).await;
+    let id =
+        verify(t.id_token.as_deref().unwrap(), &set, &format!("{}/{pool_id}", emu.url()), Some(&client_id)).unwrap();
+    assert_eq!(id["exp"].as_i64().unwrap() - id["iat"].as_i64().unwrap(), 600);
+    common::advance_clock(emu.url(), "6m").await;
+    let e = idp.get_user().access_token(t.access_token.unwrap()).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    // The refresh token lives two hours.
+    let refresh = t.refresh_token.unwrap();
+    let renewed = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", &refresh)
+        .send()
+        .await
+        .unwrap();
+    idp.get_user().access_token(renewed.authentication_result.unwrap().access_token.unwrap()).send().await.unwrap();
+    common::advance_clock(emu.url(), "2h").await;
+    let e = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", &refresh)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
 }
