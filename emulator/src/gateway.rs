@@ -25,7 +25,7 @@ use crate::protocol::aws_json::{self, JSON_1_1};
 use crate::protocol::aws_query::{self, QueryInput};
 use crate::protocol::sigv4::{self, Signature, SignedRequest};
 use crate::protocol::{AuthFailure, HttpRequest, Protocol};
-use crate::services::{cognito, kms, s3, sns};
+use crate::services::{cognito, dynamodb, kms, s3, sns};
 use crate::state::{Ctx, Emu, Principal};
 
 /// Builds the router for one instance.
@@ -122,6 +122,7 @@ fn json_protocol(prefix: &str) -> Protocol {
     match prefix {
         kms::TARGET_PREFIX => Protocol::AwsJson(kms::FLAVOR),
         cognito::TARGET_PREFIX => Protocol::AwsJson(cognito::FLAVOR),
+        dynamodb::TARGET_PREFIX => Protocol::AwsJson(dynamodb::FLAVOR),
         _ => Protocol::AwsJson(aws_json::Flavor { content_type: JSON_1_1, error_namespace: "" }),
     }
 }
@@ -160,6 +161,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             Route::Json { prefix, op } => match prefix.as_str() {
                 kms::TARGET_PREFIX => kms::handle(&ctx, op, &req.body).await,
                 cognito::TARGET_PREFIX => cognito::handle(&ctx, op, &req.body).await,
+                dynamodb::TARGET_PREFIX => dynamodb::handle(&ctx, op, &req.body).await,
                 _ => Err(unknown_operation()),
             },
             Route::Query => {

@@ -7,11 +7,13 @@
 //! | KMS     | awsJson1_1 | [`kms::handle`]   |
 //! | SNS     | awsQuery   | [`sns::handle`]   |
 //! | Cognito | awsJson1_1 | [`cognito::handle`] |
+//! | DynamoDB | awsJson1_0 | [`dynamodb::handle`] |
 
 pub mod cognito;
+pub mod dynamodb;
 pub mod kms;
 pub mod s3;
 pub mod sns;
 
 /// Service names reported by `/_emulator/health`.
-pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp"];
+pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb"];

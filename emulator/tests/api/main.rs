@@ -10,6 +10,7 @@ mod cognito;
 mod common;
 mod core;
 mod durability;
+mod dynamodb;
 mod kms;
 mod s3;
 mod sns;

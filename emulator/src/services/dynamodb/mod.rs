@@ -1,0 +1,50 @@
+//! DynamoDB (awsJson1_0, `X-Amz-Target: DynamoDB_20120810.<Op>`).
+//!
+//! | file        | what                                                                |
+//! |-------------|---------------------------------------------------------------------|
+//! | `mod.rs`    | operation table, shared errors                                       |
+//! | `value.rs`  | attribute values, exact 38-digit numbers, ordered key encoding       |
+//! | `tables.rs` | Create/Describe/List/DeleteTable                                     |
+//! | `items.rs`  | PutItem, GetItem, DeleteItem                                         |
+
+mod items;
+mod tables;
+pub mod value;
+
+use axum::response::Response;
+
+use crate::error::{AwsError, Result};
+use crate::protocol::aws_json::{self, JSON_1_0};
+use crate::state::Ctx;
+
+pub const TARGET_PREFIX: &str = "DynamoDB_20120810";
+pub const FLAVOR: aws_json::Flavor =
+    aws_json::Flavor { content_type: JSON_1_0, error_namespace: "com.amazonaws.dynamodb.v20120810#" };
+
+/// The operation table: one line per operation.
+pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
+    macro_rules! op {
+        ($handler:path) => {
+            aws_json::call(FLAVOR, ctx, body, $handler).await
+        };
+    }
+    match op {
+        "CreateTable" => op!(tables::create_table),
+        "DescribeTable" => op!(tables::describe_table),
+        "ListTables" => op!(tables::list_tables),
+        "DeleteTable" => op!(tables::delete_table),
+        "PutItem" => op!(items::put_item),
+        "GetItem" => op!(items::get_item),
+        "DeleteItem" => op!(items::delete_item),
+        _ => Err(crate::gateway::unknown_operation()),
+    }
+}
+
+/// `ResourceNotFoundException` as item operations report a missing table.
+fn not_found_table() -> AwsError {
+    AwsError::bad_request("ResourceNotFoundException", "Requested resource not found")
+}
+
+fn in_use(message: String) -> AwsError {
+    AwsError::bad_request("ResourceInUseException", message)
+}

@@ -1,0 +1,231 @@
+//! DynamoDB through `aws_sdk_dynamodb`: tables and single-item operations.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType,
+};
+
+use crate::common;
+
+fn dynamo(url: &str) -> Client {
+    Client::new(&common::sdk_config(url))
+}
+
+/// The chat's single-table shape: `pk` (S) + `sk` (S).
+async fn chat_table(db: &Client, name: &str) {
+    db.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+#[tokio::test]
+async fn tables_are_created_described_listed_and_deleted() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    let d = db.describe_table().table_name("chat").send().await.unwrap().table.unwrap();
+    assert_eq!(d.table_status.as_ref().unwrap().as_str(), "ACTIVE");
+    assert_eq!(d.table_arn.as_deref(), Some("arn:aws:dynamodb:us-east-1:000000000000:table/chat"));
+    assert_eq!(d.key_schema().len(), 2);
+    assert_eq!(d.billing_mode_summary.unwrap().billing_mode.unwrap(), BillingMode::PayPerRequest);
+
+    let e = db
+        .create_table()
+        .table_name("chat")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("ResourceInUseException", Some(400)));
+
+    // A key attribute without a definition, and provisioned mode without throughput.
+    let e = db
+        .create_table()
+        .table_name("bad")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("x").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+    let e = db
+        .create_table()
+        .table_name("bad")
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+
+    for i in 0..3 {
+        chat_table(&db, &format!("t-{i}")).await;
+    }
+    let page = db.list_tables().limit(2).send().await.unwrap();
+    assert_eq!(page.table_names(), ["chat", "t-0"]);
+    let rest =
+        db.list_tables().exclusive_start_table_name(page.last_evaluated_table_name.unwrap()).send().await.unwrap();
+    assert_eq!(rest.table_names(), ["t-1", "t-2"]);
+    assert!(rest.last_evaluated_table_name.is_none());
+
+    db.delete_table().table_name("t-0").send().await.unwrap();
+    let e = db.describe_table().table_name("t-0").send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("ResourceNotFoundException", Some(400)));
+}
+
+#[tokio::test]
+async fn items_are_put_got_replaced_and_deleted() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    let item: HashMap<String, AttributeValue> = [
+        ("pk".to_string(), s("CONV#1")),
+        ("sk".to_string(), s("MSG#0001")),
+        ("n".to_string(), AttributeValue::N("12345678901234567890123456789012345678".into())),
+        ("price".to_string(), AttributeValue::N("1.50".into())),
+        ("tags".to_string(), AttributeValue::Ss(vec!["b".into(), "a".into()])),
+        ("blob".to_string(), AttributeValue::B(vec![0, 1, 2].into())),
+        (
+            "meta".to_string(),
+            AttributeValue::M(
+                [("read".to_string(), AttributeValue::Bool(false)), ("x".to_string(), AttributeValue::Null(true))]
+                    .into(),
+            ),
+        ),
+        ("list".to_string(), AttributeValue::L(vec![s("one"), AttributeValue::N("2".into())])),
+    ]
+    .into();
+    db.put_item().table_name("chat").set_item(Some(item)).send().await.unwrap();
+    let key = |sk: &str| -> HashMap<String, AttributeValue> {
+        [("pk".to_string(), s("CONV#1")), ("sk".to_string(), s(sk))].into()
+    };
+    let got = db.get_item().table_name("chat").set_key(Some(key("MSG#0001"))).send().await.unwrap().item.unwrap();
+    assert_eq!(got["n"], AttributeValue::N("12345678901234567890123456789012345678".into()), "38 digits exactly");
+    assert_eq!(got["price"], AttributeValue::N("1.5".into()));
+    assert_eq!(got["tags"], AttributeValue::Ss(vec!["a".into(), "b".into()]));
+    assert_eq!(got["blob"], AttributeValue::B(vec![0, 1, 2].into()));
+    assert_eq!(got["meta"].as_m().unwrap()["read"], AttributeValue::Bool(false));
+    assert_eq!(got["list"].as_l().unwrap().len(), 2);
+
+    // Replacing returns the old item with ALL_OLD.
+    let old = db
+        .put_item()
+        .table_name("chat")
+        .item("pk", s("CONV#1"))
+        .item("sk", s("MSG#0001"))
+        .item("text", s("edited"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(old["price"], AttributeValue::N("1.5".into()));
+    let got = db.get_item().table_name("chat").set_key(Some(key("MSG#0001"))).send().await.unwrap().item.unwrap();
+    assert_eq!(got.len(), 3);
+
+    assert!(db.get_item().table_name("chat").set_key(Some(key("MSG#9999"))).send().await.unwrap().item.is_none());
+    let deleted = db
+        .delete_item()
+        .table_name("chat")
+        .set_key(Some(key("MSG#0001")))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.attributes.unwrap()["text"], s("edited"));
+    assert!(db.get_item().table_name("chat").set_key(Some(key("MSG#0001"))).send().await.unwrap().item.is_none());
+    let d = db.describe_table().table_name("chat").send().await.unwrap().table.unwrap();
+    assert_eq!(d.item_count, Some(0));
+}
+
+#[tokio::test]
+async fn key_and_value_errors_are_aws_validation_errors() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    let put = |pairs: Vec<(&str, AttributeValue)>| {
+        let item: HashMap<String, AttributeValue> = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        db.put_item().table_name("chat").set_item(Some(item)).send()
+    };
+    let e = put(vec![("pk", s("a"))]).await.unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+    assert!(format!("{e:?}").contains("Missing the key sk in the item"), "{e:?}");
+    let e = put(vec![("pk", s("a")), ("sk", AttributeValue::N("1".into()))]).await.unwrap_err();
+    assert!(format!("{e:?}").contains("Type mismatch for key sk expected: S actual: N"), "{e:?}");
+    let e = put(vec![("pk", s("")), ("sk", s("x"))]).await.unwrap_err();
+    assert!(format!("{e:?}").contains("cannot contain an empty string value"), "{e:?}");
+    let e = put(vec![
+        ("pk", s("a")),
+        ("sk", s("x")),
+        ("n", AttributeValue::N("123456789012345678901234567890123456789".into())),
+    ])
+    .await
+    .unwrap_err();
+    assert!(format!("{e:?}").contains("38 significant digits"), "{e:?}");
+    let e = put(vec![("pk", s("a")), ("sk", s("x")), ("n", AttributeValue::N("twelve".into()))]).await.unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+    let e = put(vec![("pk", s("a")), ("sk", s("x")), ("big", s(&"x".repeat(400 * 1024)))]).await.unwrap_err();
+    assert!(format!("{e:?}").contains("Item size has exceeded the maximum allowed size"), "{e:?}");
+    let e = put(vec![("pk", s("a")), ("sk", s("x")), ("set", AttributeValue::Ss(vec!["a".into(), "a".into()]))])
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+
+    let e = db.get_item().table_name("chat").key("pk", s("a")).send().await.unwrap_err();
+    assert!(format!("{e:?}").contains("The provided key element does not match the schema"), "{e:?}");
+    let e = db.get_item().table_name("missing").key("pk", s("a")).key("sk", s("b")).send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("ResourceNotFoundException", Some(400)));
+
+    // The JSON 1.0 error shape with the DynamoDB namespace.
+    let resp = common::http()
+        .post(emu.url())
+        .header("X-Amz-Target", "DynamoDB_20120810.GetItem")
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .body(r#"{"TableName": "missing", "Key": {"pk": {"S": "a"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/x-amz-json-1.0");
+    insta::assert_snapshot!("dynamodb_not_found", resp.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn tables_and_items_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = common::builder().state_dir(dir.path()).start().await.unwrap();
+    let db = dynamo(emu.url());
+    chat_table(&db, "kept").await;
+    db.put_item().table_name("kept").item("pk", s("a")).item("sk", s("b")).item("v", s("kept")).send().await.unwrap();
+    emu.shutdown().await;
+    let emu = common::builder().state_dir(dir.path()).start().await.unwrap();
+    let db = dynamo(emu.url());
+    let got = db.get_item().table_name("kept").key("pk", s("a")).key("sk", s("b")).send().await.unwrap().item.unwrap();
+    assert_eq!(got["v"], s("kept"));
+}
