@@ -68,6 +68,18 @@ pub async fn call<C, I: DeserializeOwned, O: Serialize>(
     Ok(respond(flavor, &output))
 }
 
+/// A JSON service's operation table: `"Op" => handler` lines, each handler an
+/// `async fn(&Ctx, Input) -> Result<Output>`; unknown names are `UnknownOperationException`.
+macro_rules! json_operations {
+    ($flavor:expr, $ctx:expr, $op:expr, $body:expr, { $($name:literal => $handler:path),* $(,)? }) => {
+        match $op {
+            $($name => $crate::protocol::aws_json::call($flavor, $ctx, $body, $handler).await,)*
+            _ => Err($crate::gateway::unknown_operation()),
+        }
+    };
+}
+pub(crate) use json_operations;
+
 /// A 200 response carrying `output` as JSON.
 pub fn respond<T: Serialize>(flavor: Flavor, output: &T) -> Response {
     match serde_json::to_vec(output) {

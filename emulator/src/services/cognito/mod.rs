@@ -35,43 +35,37 @@ pub const FLAVOR: aws_json::Flavor = aws_json::Flavor { content_type: JSON_1_1, 
 
 /// The operation table: one line per operation.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
-    macro_rules! op {
-        ($handler:path) => {
-            aws_json::call(FLAVOR, ctx, body, $handler).await
-        };
-    }
-    match op {
-        "CreateUserPool" => op!(pools::create_user_pool),
-        "DescribeUserPool" => op!(pools::describe_user_pool),
-        "ListUserPools" => op!(pools::list_user_pools),
-        "DeleteUserPool" => op!(pools::delete_user_pool),
-        "CreateUserPoolClient" => op!(pools::create_user_pool_client),
-        "DescribeUserPoolClient" => op!(pools::describe_user_pool_client),
-        "SignUp" => op!(users::sign_up),
-        "ConfirmSignUp" => op!(users::confirm_sign_up),
-        "ResendConfirmationCode" => op!(users::resend_confirmation_code),
-        "AdminCreateUser" => op!(users::admin_create_user),
-        "AdminSetUserPassword" => op!(users::admin_set_user_password),
-        "AdminConfirmSignUp" => op!(users::admin_confirm_sign_up),
-        "AdminGetUser" => op!(users::admin_get_user),
-        "AdminUpdateUserAttributes" => op!(users::admin_update_user_attributes),
-        "AdminDisableUser" => op!(users::admin_disable_user),
-        "AdminEnableUser" => op!(users::admin_enable_user),
-        "AdminDeleteUser" => op!(users::admin_delete_user),
-        "ListUsers" => op!(users::list_users),
-        "GetUser" => op!(users::get_user),
-        "ChangePassword" => op!(users::change_password),
-        "ForgotPassword" => op!(users::forgot_password),
-        "ConfirmForgotPassword" => op!(users::confirm_forgot_password),
-        "InitiateAuth" => op!(auth::initiate_auth),
-        "AdminInitiateAuth" => op!(auth::admin_initiate_auth),
-        "RespondToAuthChallenge" => op!(auth::respond_to_auth_challenge),
-        "AdminRespondToAuthChallenge" => op!(auth::admin_respond_to_auth_challenge),
-        "GlobalSignOut" => op!(auth::global_sign_out),
-        "AdminUserGlobalSignOut" => op!(auth::admin_user_global_sign_out),
-        "RevokeToken" => op!(auth::revoke_token),
-        _ => Err(crate::gateway::unknown_operation()),
-    }
+    aws_json::json_operations!(FLAVOR, ctx, op, body, {
+        "CreateUserPool" => pools::create_user_pool,
+        "DescribeUserPool" => pools::describe_user_pool,
+        "ListUserPools" => pools::list_user_pools,
+        "DeleteUserPool" => pools::delete_user_pool,
+        "CreateUserPoolClient" => pools::create_user_pool_client,
+        "DescribeUserPoolClient" => pools::describe_user_pool_client,
+        "SignUp" => users::sign_up,
+        "ConfirmSignUp" => users::confirm_sign_up,
+        "ResendConfirmationCode" => users::resend_confirmation_code,
+        "AdminCreateUser" => users::admin_create_user,
+        "AdminSetUserPassword" => users::admin_set_user_password,
+        "AdminConfirmSignUp" => users::admin_confirm_sign_up,
+        "AdminGetUser" => users::admin_get_user,
+        "AdminUpdateUserAttributes" => users::admin_update_user_attributes,
+        "AdminDisableUser" => users::admin_disable_user,
+        "AdminEnableUser" => users::admin_enable_user,
+        "AdminDeleteUser" => users::admin_delete_user,
+        "ListUsers" => users::list_users,
+        "GetUser" => users::get_user,
+        "ChangePassword" => users::change_password,
+        "ForgotPassword" => users::forgot_password,
+        "ConfirmForgotPassword" => users::confirm_forgot_password,
+        "InitiateAuth" => auth::initiate_auth,
+        "AdminInitiateAuth" => auth::admin_initiate_auth,
+        "RespondToAuthChallenge" => auth::respond_to_auth_challenge,
+        "AdminRespondToAuthChallenge" => auth::admin_respond_to_auth_challenge,
+        "GlobalSignOut" => auth::global_sign_out,
+        "AdminUserGlobalSignOut" => auth::admin_user_global_sign_out,
+        "RevokeToken" => auth::revoke_token,
+    })
 }
 
 // ---- errors (all 400, as Cognito's model declares them) ----

@@ -23,21 +23,15 @@ pub const FLAVOR: aws_json::Flavor =
 
 /// The operation table: one line per operation.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
-    macro_rules! op {
-        ($handler:path) => {
-            aws_json::call(FLAVOR, ctx, body, $handler).await
-        };
-    }
-    match op {
-        "CreateTable" => op!(tables::create_table),
-        "DescribeTable" => op!(tables::describe_table),
-        "ListTables" => op!(tables::list_tables),
-        "DeleteTable" => op!(tables::delete_table),
-        "PutItem" => op!(items::put_item),
-        "GetItem" => op!(items::get_item),
-        "DeleteItem" => op!(items::delete_item),
-        _ => Err(crate::gateway::unknown_operation()),
-    }
+    aws_json::json_operations!(FLAVOR, ctx, op, body, {
+        "CreateTable" => tables::create_table,
+        "DescribeTable" => tables::describe_table,
+        "ListTables" => tables::list_tables,
+        "DeleteTable" => tables::delete_table,
+        "PutItem" => items::put_item,
+        "GetItem" => items::get_item,
+        "DeleteItem" => items::delete_item,
+    })
 }
 
 /// `ResourceNotFoundException` as item operations report a missing table.

@@ -29,36 +29,30 @@ pub const FLAVOR: aws_json::Flavor = aws_json::Flavor { content_type: JSON_1_1, 
 /// The operation table: one line per operation.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
     keys::sweep(ctx).await?;
-    macro_rules! op {
-        ($handler:path) => {
-            aws_json::call(FLAVOR, ctx, body, $handler).await
-        };
-    }
-    match op {
-        "CreateKey" => op!(keys::create_key),
-        "DescribeKey" => op!(keys::describe_key),
-        "ListKeys" => op!(keys::list_keys),
-        "EnableKey" => op!(keys::enable_key),
-        "DisableKey" => op!(keys::disable_key),
-        "ScheduleKeyDeletion" => op!(keys::schedule_key_deletion),
-        "CancelKeyDeletion" => op!(keys::cancel_key_deletion),
-        "GetKeyPolicy" => op!(keys::get_key_policy),
-        "PutKeyPolicy" => op!(keys::put_key_policy),
-        "TagResource" => op!(keys::tag_resource),
-        "UntagResource" => op!(keys::untag_resource),
-        "ListResourceTags" => op!(keys::list_resource_tags),
-        "CreateAlias" => op!(aliases::create_alias),
-        "UpdateAlias" => op!(aliases::update_alias),
-        "DeleteAlias" => op!(aliases::delete_alias),
-        "ListAliases" => op!(aliases::list_aliases),
-        "Encrypt" => op!(crypto::encrypt),
-        "Decrypt" => op!(crypto::decrypt),
-        "ReEncrypt" => op!(crypto::re_encrypt),
-        "GenerateDataKey" => op!(crypto::generate_data_key),
-        "GenerateDataKeyWithoutPlaintext" => op!(crypto::generate_data_key_without_plaintext),
-        "GenerateRandom" => op!(crypto::generate_random),
-        _ => Err(crate::gateway::unknown_operation()),
-    }
+    aws_json::json_operations!(FLAVOR, ctx, op, body, {
+        "CreateKey" => keys::create_key,
+        "DescribeKey" => keys::describe_key,
+        "ListKeys" => keys::list_keys,
+        "EnableKey" => keys::enable_key,
+        "DisableKey" => keys::disable_key,
+        "ScheduleKeyDeletion" => keys::schedule_key_deletion,
+        "CancelKeyDeletion" => keys::cancel_key_deletion,
+        "GetKeyPolicy" => keys::get_key_policy,
+        "PutKeyPolicy" => keys::put_key_policy,
+        "TagResource" => keys::tag_resource,
+        "UntagResource" => keys::untag_resource,
+        "ListResourceTags" => keys::list_resource_tags,
+        "CreateAlias" => aliases::create_alias,
+        "UpdateAlias" => aliases::update_alias,
+        "DeleteAlias" => aliases::delete_alias,
+        "ListAliases" => aliases::list_aliases,
+        "Encrypt" => crypto::encrypt,
+        "Decrypt" => crypto::decrypt,
+        "ReEncrypt" => crypto::re_encrypt,
+        "GenerateDataKey" => crypto::generate_data_key,
+        "GenerateDataKeyWithoutPlaintext" => crypto::generate_data_key_without_plaintext,
+        "GenerateRandom" => crypto::generate_random,
+    })
 }
 
 /// A data key as other services (S3 SSE-KMS) get it.
