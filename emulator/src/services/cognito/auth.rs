@@ -163,6 +163,7 @@ async fn srp_start(
     let (Some(salt), Some(verifier)) = (&user.srp_salt, &user.srp_verifier) else {
         return Err(not_authorized("Incorrect username or password."));
     };
+    purge_expired_sessions(ctx).await?;
     let b = ctx.rng().bytes::<32>();
     let secret_block = STANDARD.encode(ctx.rng().vec(64));
     let data = json!({ "a": a.to_str_radix(16), "b": hex::encode(b) });
@@ -235,7 +236,17 @@ async fn srp_verify(ctx: &Ctx, pool: &Pool, client: &Client, r: &BTreeMap<String
     after_password(ctx, pool, client, &user).await
 }
 
+/// Challenge sessions nobody answered are dropped when new ones are made.
+async fn purge_expired_sessions(ctx: &Ctx) -> Result<()> {
+    sqlx::query("DELETE FROM cognito_sessions WHERE expires_at < ?")
+        .bind(ctx.epoch())
+        .execute(ctx.store().pool())
+        .await?;
+    Ok(())
+}
+
 async fn new_password_challenge(ctx: &Ctx, client: &Client, user: &User) -> Result<Value> {
+    purge_expired_sessions(ctx).await?;
     let session = URL_SAFE_NO_PAD.encode(ctx.rng().vec(96));
     sqlx::query(
         "INSERT INTO cognito_sessions (id, pool_id, client_id, username, challenge, expires_at) VALUES (?, ?, ?, ?, 'NEW_PASSWORD_REQUIRED', ?)",
