@@ -4,10 +4,14 @@
 //! |-------------|---------------------------------------------------------------------|
 //! | `mod.rs`    | operation table, shared errors                                       |
 //! | `value.rs`  | attribute values, exact 38-digit numbers, ordered key encoding       |
+//! | `expr.rs`   | the expression language: one parser for all five expression kinds    |
+//! | `reserved.rs` | AWS's reserved words                                               |
 //! | `tables.rs` | Create/Describe/List/DeleteTable                                     |
 //! | `items.rs`  | PutItem, GetItem, DeleteItem                                         |
 
+pub mod expr;
 mod items;
+mod reserved;
 mod tables;
 pub mod value;
 
