@@ -229,3 +229,219 @@ async fn tables_and_items_survive_restart() {
     let got = db.get_item().table_name("kept").key("pk", s("a")).key("sk", s("b")).send().await.unwrap().item.unwrap();
     assert_eq!(got["v"], s("kept"));
 }
+
+#[tokio::test]
+async fn conditional_writes_updates_and_projections() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    let put_new = || {
+        db.put_item()
+            .table_name("chat")
+            .item("pk", s("USER#al"))
+            .item("sk", s("PROFILE"))
+            .item("name", s("Al"))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+    };
+    put_new().await.unwrap();
+    let e = put_new().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("ConditionalCheckFailedException", Some(400)));
+
+    let updated = db
+        .update_item()
+        .table_name("chat")
+        .key("pk", s("USER#al"))
+        .key("sk", s("PROFILE"))
+        .update_expression("SET #n = :name, unread = if_not_exists(unread, :zero) + :one ADD rooms :rooms")
+        .expression_attribute_names("#n", "name")
+        .expression_attribute_values(":name", s("Alice"))
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .expression_attribute_values(":rooms", AttributeValue::Ss(vec!["r1".into()]))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(updated["name"], s("Alice"));
+    assert_eq!(updated["unread"], AttributeValue::N("1".into()));
+    assert_eq!(updated["rooms"], AttributeValue::Ss(vec!["r1".into()]));
+
+    let old = db
+        .update_item()
+        .table_name("chat")
+        .key("pk", s("USER#al"))
+        .key("sk", s("PROFILE"))
+        .update_expression("REMOVE unread")
+        .condition_expression("unread = :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .return_values(ReturnValue::UpdatedOld)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(old.keys().collect::<Vec<_>>(), ["unread"]);
+
+    // UpdateItem creates missing items; key attributes cannot be updated.
+    db.update_item()
+        .table_name("chat")
+        .key("pk", s("USER#bo"))
+        .key("sk", s("PROFILE"))
+        .update_expression("SET visits = :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let e = db
+        .update_item()
+        .table_name("chat")
+        .key("pk", s("USER#bo"))
+        .key("sk", s("PROFILE"))
+        .update_expression("SET pk = :one")
+        .expression_attribute_values(":one", s("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("This attribute is part of the key"), "{e:?}");
+
+    let got = db
+        .get_item()
+        .table_name("chat")
+        .key("pk", s("USER#al"))
+        .key("sk", s("PROFILE"))
+        .projection_expression("#n, rooms")
+        .expression_attribute_names("#n", "name")
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(got.len(), 2);
+
+    let e = db
+        .delete_item()
+        .table_name("chat")
+        .key("pk", s("USER#al"))
+        .key("sk", s("PROFILE"))
+        .condition_expression("#n = :other")
+        .expression_attribute_names("#n", "name")
+        .expression_attribute_values(":other", s("Mallory"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ConditionalCheckFailedException");
+
+    // Expression mistakes get AWS's validation messages:
+    // (condition, an expression attribute name, a value placeholder, expected message part).
+    type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, Option<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
+        ("name = :v", None, Some(":v"), "reserved keyword: name"),
+        ("#x = :v", None, Some(":v"), "attribute name: #x"),
+        ("a = :nope", None, Some(":v"), "attribute value: :nope"),
+        (
+            "a = :v",
+            Some(("#unused", "b")),
+            Some(":v"),
+            "ExpressionAttributeNames unused in expressions: keys: {#unused}",
+        ),
+        ("a = = :v", None, Some(":v"), "Syntax error"),
+    ];
+    for (cond, name, value, expected) in cases {
+        let mut req =
+            db.delete_item().table_name("chat").key("pk", s("x")).key("sk", s("y")).condition_expression(cond);
+        if let Some((k, v)) = name {
+            req = req.expression_attribute_names(k, v);
+        }
+        if let Some(v) = value {
+            req = req.expression_attribute_values(v, s("1"));
+        }
+        let e = req.send().await.unwrap_err();
+        assert_eq!(common::code(&e), "ValidationException", "{cond}");
+        assert!(format!("{e:?}").contains(expected), "{cond}: {e:?}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_conditional_increments_lose_no_update() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    db.put_item()
+        .table_name("chat")
+        .item("pk", s("C"))
+        .item("sk", s("C"))
+        .item("n", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .unwrap();
+    let (tasks, each) = (8, 10);
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let db = db.clone();
+        handles.push(tokio::spawn(async move {
+            let mut conflicts = 0;
+            for _ in 0..each {
+                // Optimistic read-modify-write: retry when another writer got there first.
+                loop {
+                    let item = db
+                        .get_item()
+                        .table_name("chat")
+                        .key("pk", s("C"))
+                        .key("sk", s("C"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .item
+                        .unwrap();
+                    let AttributeValue::N(n) = &item["n"] else { panic!() };
+                    let next = (n.parse::<i64>().unwrap() + 1).to_string();
+                    let r = db
+                        .update_item()
+                        .table_name("chat")
+                        .key("pk", s("C"))
+                        .key("sk", s("C"))
+                        .update_expression("SET n = :next")
+                        .condition_expression("n = :seen")
+                        .expression_attribute_values(":next", AttributeValue::N(next))
+                        .expression_attribute_values(":seen", AttributeValue::N(n.clone()))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(_) => break,
+                        Err(e) if common::code(&e) == "ConditionalCheckFailedException" => conflicts += 1,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+            }
+            conflicts
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    // And unconditional ADDs from many writers at once.
+    let adds: Vec<_> = (0..20)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.update_item()
+                    .table_name("chat")
+                    .key("pk", s("C"))
+                    .key("sk", s("C"))
+                    .update_expression("ADD n :one")
+                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for a in adds {
+        a.await.unwrap();
+    }
+    let item = db.get_item().table_name("chat").key("pk", s("C")).key("sk", s("C")).send().await.unwrap().item.unwrap();
+    assert_eq!(item["n"], AttributeValue::N((tasks * each + 20).to_string()));
+}

@@ -3,8 +3,12 @@
 use serde_json::{Value, json};
 use sqlx::Row;
 
+use std::collections::BTreeSet;
+
+use super::eval::{self, Values};
+use super::expr::{self, Kind, Names, Path, PathElem, Placeholders, Usage};
 use super::tables::{self, Table};
-use super::value::{Item, item_size, key_bytes};
+use super::value::{AttributeValue, Item, item_size, key_bytes};
 use crate::error::{AwsError, Result};
 use crate::state::Ctx;
 
@@ -65,15 +69,155 @@ fn refuse_unsupported(input: &Value, names: &[&str]) -> Result<()> {
     Ok(())
 }
 
-const EXPRESSION_PARAMS: &[&str] = &[
-    "ConditionExpression",
-    "ProjectionExpression",
-    "ExpressionAttributeNames",
-    "ExpressionAttributeValues",
-    "Expected",
-    "AttributesToGet",
-    "ConditionalOperator",
-];
+/// The legacy (pre-expression) parameters, not emulated.
+const LEGACY_PARAMS: &[&str] = &["Expected", "AttributesToGet", "ConditionalOperator", "AttributeUpdates"];
+
+/// One request's expression placeholders and which of them its expressions used.
+struct Exprs {
+    names: Names,
+    values: Values,
+    keys: BTreeSet<String>,
+    usage: Usage,
+}
+
+impl Exprs {
+    fn from(input: &Value) -> Result<Exprs> {
+        let names: Names = match input.get("ExpressionAttributeNames") {
+            None | Some(Value::Null) => Names::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| AwsError::bad_request("SerializationException", e.to_string()))?,
+        };
+        let raw: std::collections::HashMap<String, AttributeValue> = match input.get("ExpressionAttributeValues") {
+            None | Some(Value::Null) => Default::default(),
+            Some(Value::Object(m)) if m.is_empty() => {
+                return Err(AwsError::validation("ExpressionAttributeValues must not be empty"));
+            }
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| AwsError::bad_request("SerializationException", e.to_string()))?,
+        };
+        let mut values = Values::new();
+        for (k, v) in raw {
+            if !k.starts_with(':') || k.len() < 2 {
+                return Err(AwsError::validation(format!(
+                    "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{k}\""
+                )));
+            }
+            values.insert(k, v.validate()?);
+        }
+        for k in names.keys() {
+            if !k.starts_with('#') || k.len() < 2 {
+                return Err(AwsError::validation(format!(
+                    "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
+                )));
+            }
+        }
+        let keys = values.keys().cloned().collect();
+        Ok(Exprs { names, values, keys, usage: Usage::default() })
+    }
+
+    fn condition(&mut self, kind: Kind, text: Option<&str>) -> Result<Option<expr::Condition>> {
+        let Some(text) = text else { return Ok(None) };
+        let ph = Placeholders { names: &self.names, values: &self.keys };
+        expr::parse_condition(kind, text, &ph, &mut self.usage).map(Some).map_err(|e| AwsError::validation(e.message))
+    }
+
+    fn projection(&mut self, text: Option<&str>) -> Result<Option<Vec<Path>>> {
+        let Some(text) = text else { return Ok(None) };
+        let ph = Placeholders { names: &self.names, values: &self.keys };
+        expr::parse_projection(text, &ph, &mut self.usage).map(Some).map_err(|e| AwsError::validation(e.message))
+    }
+
+    fn update(&mut self, text: Option<&str>) -> Result<Option<expr::Update>> {
+        let Some(text) = text else { return Ok(None) };
+        let ph = Placeholders { names: &self.names, values: &self.keys };
+        expr::parse_update(text, &ph, &mut self.usage).map(Some).map_err(|e| AwsError::validation(e.message))
+    }
+
+    /// Names or values given but used by no expression are an error, as on AWS.
+    fn finish(&self) -> Result<()> {
+        let ph = Placeholders { names: &self.names, values: &self.keys };
+        expr::check_unused(&self.usage, &ph).map_err(|e| AwsError::validation(e.message))
+    }
+}
+
+fn conditional_check_failed() -> AwsError {
+    AwsError::bad_request("ConditionalCheckFailedException", "The conditional request failed")
+}
+
+/// Checks a ConditionExpression against the item as it is (an absent item has no attributes).
+fn check_condition(cond: Option<&expr::Condition>, old: Option<&Item>, vals: &Values) -> Result<()> {
+    let Some(cond) = cond else { return Ok(()) };
+    let empty = Item::new();
+    if eval::evaluate(cond, old.unwrap_or(&empty), vals)? { Ok(()) } else { Err(conditional_check_failed()) }
+}
+
+/// The attributes a ProjectionExpression selects, nested as in the item.
+fn project(item: &Item, paths: &[Path]) -> Item {
+    let mut out = Item::new();
+    for path in paths {
+        let Some(v) = eval::resolve(item, path) else { continue };
+        let mut elems = path.0.iter();
+        let Some(PathElem::Attr(first)) = elems.next() else { continue };
+        let rest: Vec<&PathElem> = elems.collect();
+        if rest.is_empty() {
+            out.insert(first.clone(), v.clone());
+            continue;
+        }
+        let slot = out.entry(first.clone()).or_insert_with(|| container_for(rest[0]));
+        insert_nested(slot, &rest, v.clone());
+    }
+    out
+}
+
+fn container_for(e: &PathElem) -> AttributeValue {
+    match e {
+        PathElem::Attr(_) => AttributeValue::M(Default::default()),
+        PathElem::Index(_) => AttributeValue::L(Vec::new()),
+    }
+}
+
+fn insert_nested(slot: &mut AttributeValue, rest: &[&PathElem], v: AttributeValue) {
+    let (head, tail) = (rest[0], &rest[1..]);
+    match (head, slot) {
+        (PathElem::Attr(a), AttributeValue::M(m)) => {
+            if tail.is_empty() {
+                m.insert(a.clone(), v);
+            } else {
+                insert_nested(m.entry(a.clone()).or_insert_with(|| container_for(tail[0])), tail, v);
+            }
+        }
+        (PathElem::Index(_), AttributeValue::L(l)) => {
+            if tail.is_empty() {
+                l.push(v);
+            } else {
+                l.push(container_for(tail[0]));
+                if let Some(last) = l.last_mut() {
+                    insert_nested(last, tail, v);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn save(tx: &mut sqlx::SqliteConnection, table: &Table, pk: &[u8], sk: &[u8], item: &Item) -> Result<()> {
+    let size = item_size(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(AwsError::validation("Item size has exceeded the maximum allowed size"));
+    }
+    sqlx::query(
+        "INSERT INTO ddb_items (table_name, pk, sk, item, size) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (table_name, pk, sk) DO UPDATE SET item = excluded.item, size = excluded.size",
+    )
+    .bind(&table.name)
+    .bind(pk)
+    .bind(sk)
+    .bind(serde_json::to_string(item).unwrap_or_default())
+    .bind(size as i64)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
 
 fn return_values(input: &Value) -> Result<bool> {
     match input["ReturnValues"].as_str() {
@@ -102,30 +246,23 @@ fn with_old(old: Option<Item>, wanted: bool) -> Value {
 
 pub async fn put_item(ctx: &Ctx, input: Value) -> Result<Value> {
     let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    refuse_unsupported(&input, EXPRESSION_PARAMS)?;
+    refuse_unsupported(&input, LEGACY_PARAMS)?;
     let raw: Item = serde_json::from_value(input.get("Item").cloned().ok_or_else(|| AwsError::member_null("Item"))?)
         .map_err(|e| AwsError::bad_request("SerializationException", e.to_string()))?;
     let want_old = return_values(&input)?;
+    let mut exprs = Exprs::from(&input)?;
+    let cond = exprs.condition(Kind::Condition, input["ConditionExpression"].as_str())?;
+    exprs.finish()?;
     let table = tables::load(ctx, name).await?;
     let item = validate_item(raw)?;
     let (pk, sk) = item_key(&table, &item)?;
-    let size = item_size(&item);
-    if size > MAX_ITEM_BYTES {
+    if item_size(&item) > MAX_ITEM_BYTES {
         return Err(AwsError::validation("Item size has exceeded the maximum allowed size"));
     }
     let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
-    let old = if want_old { load_item(&mut tx, &table.name, &pk, &sk).await? } else { None };
-    sqlx::query(
-        "INSERT INTO ddb_items (table_name, pk, sk, item, size) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (table_name, pk, sk) DO UPDATE SET item = excluded.item, size = excluded.size",
-    )
-    .bind(&table.name)
-    .bind(&pk)
-    .bind(&sk)
-    .bind(serde_json::to_string(&item).unwrap_or_default())
-    .bind(size as i64)
-    .execute(&mut *tx)
-    .await?;
+    let old = load_item(&mut tx, &table.name, &pk, &sk).await?;
+    check_condition(cond.as_ref(), old.as_ref(), &exprs.values)?;
+    save(&mut tx, &table, &pk, &sk, &item).await?;
     tx.commit().await?;
     Ok(with_old(old, want_old))
 }
@@ -139,26 +276,39 @@ fn key_input(input: &Value) -> Result<Item> {
 
 pub async fn get_item(ctx: &Ctx, input: Value) -> Result<Value> {
     let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    refuse_unsupported(&input, EXPRESSION_PARAMS)?;
+    refuse_unsupported(&input, LEGACY_PARAMS)?;
     let key = key_input(&input)?;
+    let mut exprs = Exprs::from(&input)?;
+    let projection = exprs.projection(input["ProjectionExpression"].as_str())?;
+    exprs.finish()?;
     let table = tables::load(ctx, name).await?;
     let (pk, sk) = key_argument(&table, &key)?;
     let mut conn = ctx.store().pool().acquire().await?;
     Ok(match load_item(&mut conn, &table.name, &pk, &sk).await? {
-        Some(item) => json!({ "Item": item }),
+        Some(item) => {
+            let item = match &projection {
+                Some(paths) => project(&item, paths),
+                None => item,
+            };
+            json!({ "Item": item })
+        }
         None => json!({}),
     })
 }
 
 pub async fn delete_item(ctx: &Ctx, input: Value) -> Result<Value> {
     let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    refuse_unsupported(&input, EXPRESSION_PARAMS)?;
+    refuse_unsupported(&input, LEGACY_PARAMS)?;
     let key = key_input(&input)?;
     let want_old = return_values(&input)?;
+    let mut exprs = Exprs::from(&input)?;
+    let cond = exprs.condition(Kind::Condition, input["ConditionExpression"].as_str())?;
+    exprs.finish()?;
     let table = tables::load(ctx, name).await?;
     let (pk, sk) = key_argument(&table, &key)?;
     let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
     let old = load_item(&mut tx, &table.name, &pk, &sk).await?;
+    check_condition(cond.as_ref(), old.as_ref(), &exprs.values)?;
     sqlx::query("DELETE FROM ddb_items WHERE table_name = ? AND pk = ? AND sk = ?")
         .bind(&table.name)
         .bind(&pk)
@@ -167,4 +317,54 @@ pub async fn delete_item(ctx: &Ctx, input: Value) -> Result<Value> {
         .await?;
     tx.commit().await?;
     Ok(with_old(old, want_old))
+}
+
+/// UpdateItem: creates the item if absent; condition, update and write in one transaction.
+pub async fn update_item(ctx: &Ctx, input: Value) -> Result<Value> {
+    let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
+    refuse_unsupported(&input, LEGACY_PARAMS)?;
+    let key = key_input(&input)?;
+    let returns = input["ReturnValues"].as_str().unwrap_or("NONE");
+    if !matches!(returns, "NONE" | "ALL_OLD" | "UPDATED_OLD" | "ALL_NEW" | "UPDATED_NEW") {
+        return Err(AwsError::validation("Return values set to invalid value"));
+    }
+    let mut exprs = Exprs::from(&input)?;
+    let update = exprs.update(input["UpdateExpression"].as_str())?;
+    let cond = exprs.condition(Kind::Condition, input["ConditionExpression"].as_str())?;
+    exprs.finish()?;
+    let table = tables::load(ctx, name).await?;
+    let (pk, sk) = key_argument(&table, &key)?;
+    let touched = update.as_ref().map(eval::touched).unwrap_or_default();
+    for k in std::iter::once(table.hash_key()).chain(table.range_key()) {
+        if touched.contains(&k.name) {
+            return Err(AwsError::validation(format!(
+                "One or more parameter values were invalid: Cannot update attribute {}. This attribute is part of the key",
+                k.name
+            )));
+        }
+    }
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let old = load_item(&mut tx, &table.name, &pk, &sk).await?;
+    check_condition(cond.as_ref(), old.as_ref(), &exprs.values)?;
+    let base = old.clone().unwrap_or_else(|| key.clone());
+    let new = match &update {
+        Some(u) => eval::apply(u, &base, &exprs.values)?,
+        None => base,
+    };
+    save(&mut tx, &table, &pk, &sk, &new).await?;
+    tx.commit().await?;
+    let only = |item: &Item| -> Item {
+        item.iter().filter(|(k, _)| touched.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let attributes = match returns {
+        "ALL_OLD" => old,
+        "UPDATED_OLD" => old.as_ref().map(only),
+        "ALL_NEW" => Some(new),
+        "UPDATED_NEW" => Some(only(&new)),
+        _ => None,
+    };
+    Ok(match attributes {
+        Some(a) if !a.is_empty() => json!({ "Attributes": a }),
+        _ => json!({}),
+    })
 }

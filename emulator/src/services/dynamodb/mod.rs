@@ -5,10 +5,12 @@
 //! | `mod.rs`    | operation table, shared errors                                       |
 //! | `value.rs`  | attribute values, exact 38-digit numbers, ordered key encoding       |
 //! | `expr.rs`   | the expression language: one parser for all five expression kinds    |
+//! | `eval.rs`   | evaluating conditions and applying updates to items                  |
 //! | `reserved.rs` | AWS's reserved words                                               |
 //! | `tables.rs` | Create/Describe/List/DeleteTable                                     |
-//! | `items.rs`  | PutItem, GetItem, DeleteItem                                         |
+//! | `items.rs`  | PutItem, GetItem, DeleteItem, UpdateItem (conditions, projections)   |
 
+mod eval;
 pub mod expr;
 mod items;
 mod reserved;
@@ -35,6 +37,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
         "PutItem" => items::put_item,
         "GetItem" => items::get_item,
         "DeleteItem" => items::delete_item,
+        "UpdateItem" => items::update_item,
     })
 }
 
