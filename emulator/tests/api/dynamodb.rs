@@ -445,3 +445,208 @@ async fn concurrent_conditional_increments_lose_no_update() {
     let item = db.get_item().table_name("chat").key("pk", s("C")).key("sk", s("C")).send().await.unwrap().item.unwrap();
     assert_eq!(item["n"], AttributeValue::N((tasks * each + 20).to_string()));
 }
+
+/// A conversation of `n` messages MSG#0001…, each with a number `n`.
+async fn conversation(db: &Client, pk: &str, n: usize) {
+    for i in 1..=n {
+        db.put_item()
+            .table_name("chat")
+            .item("pk", s(pk))
+            .item("sk", s(&format!("MSG#{i:04}")))
+            .item("n", AttributeValue::N(i.to_string()))
+            .item("text", s(&format!("message {i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn sks(items: &[HashMap<String, AttributeValue>]) -> Vec<String> {
+    items.iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
+}
+
+#[tokio::test]
+async fn query_reads_key_ranges_in_order_with_pages_filters_and_projections() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    conversation(&db, "CONV#1", 25).await;
+    conversation(&db, "CONV#2", 3).await;
+    let q = |cond: &str| {
+        db.query().table_name("chat").key_condition_expression(cond).expression_attribute_values(":p", s("CONV#1"))
+    };
+
+    let all = q("pk = :p").send().await.unwrap();
+    assert_eq!(all.count, 25);
+    assert_eq!(sks(all.items())[0], "MSG#0001");
+    let newest = q("pk = :p").scan_index_forward(false).limit(3).send().await.unwrap();
+    assert_eq!(sks(newest.items()), ["MSG#0025", "MSG#0024", "MSG#0023"]);
+
+    let prefixed =
+        q("pk = :p AND begins_with(sk, :pre)").expression_attribute_values(":pre", s("MSG#001")).send().await.unwrap();
+    assert_eq!(prefixed.count, 10);
+    let between = q("pk = :p AND sk BETWEEN :a AND :b")
+        .expression_attribute_values(":a", s("MSG#0005"))
+        .expression_attribute_values(":b", s("MSG#0007"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sks(between.items()), ["MSG#0005", "MSG#0006", "MSG#0007"]);
+    let after = q("pk = :p AND sk > :a").expression_attribute_values(":a", s("MSG#0023")).send().await.unwrap();
+    assert_eq!(sks(after.items()), ["MSG#0024", "MSG#0025"]);
+
+    // Pages of 10, 10 and 5, resumed from LastEvaluatedKey, newest first.
+    let mut pages = Vec::new();
+    let mut start = None;
+    loop {
+        let page =
+            q("pk = :p").scan_index_forward(false).limit(10).set_exclusive_start_key(start).send().await.unwrap();
+        pages.push(sks(page.items()));
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5, 0][..pages.len()]);
+    let flat: Vec<String> = pages.concat();
+    assert_eq!(flat.len(), 25);
+    assert_eq!(flat[0], "MSG#0025");
+    assert_eq!(flat[24], "MSG#0001");
+
+    // The filter runs after Limit: 10 evaluated, only those with n > 7 returned.
+    let filtered = q("pk = :p")
+        .limit(10)
+        .filter_expression("n > :seven")
+        .expression_attribute_values(":seven", AttributeValue::N("7".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((filtered.scanned_count, filtered.count), (10, 3));
+    assert!(filtered.last_evaluated_key.is_some());
+
+    let counted = q("pk = :p").select(aws_sdk_dynamodb::types::Select::Count).send().await.unwrap();
+    assert_eq!(counted.count, 25);
+    assert!(counted.items.is_none());
+    let projected = q("pk = :p")
+        .projection_expression("sk, #t")
+        .expression_attribute_names("#t", "text")
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(projected.items()[0].len(), 2);
+
+    for (cond, expected) in [
+        ("sk = :p", "Query condition missed key schema element: pk"),
+        ("pk = :p AND n = :p", "Query key condition not supported"),
+        ("pk = :p OR sk = :p", "Invalid operator used in KeyConditionExpression: OR"),
+    ] {
+        let e = q(cond).send().await.unwrap_err();
+        assert_eq!(common::code(&e), "ValidationException", "{cond}");
+        assert!(format!("{e:?}").contains(expected), "{cond}: {e:?}");
+    }
+    let e = db
+        .query()
+        .table_name("chat")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("Condition parameter type does not match schema type"), "{e:?}");
+}
+
+#[tokio::test]
+async fn numeric_sort_keys_order_numerically() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    db.create_table()
+        .table_name("scores")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("g").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("v").attribute_type(ScalarAttributeType::N).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("g").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("v").key_type(KeyType::Range).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    for v in ["10", "-5", "1.5", "2", "-0.25", "100", "0"] {
+        db.put_item()
+            .table_name("scores")
+            .item("g", s("x"))
+            .item("v", AttributeValue::N(v.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let out = db
+        .query()
+        .table_name("scores")
+        .key_condition_expression("g = :g AND v >= :lo")
+        .expression_attribute_values(":g", s("x"))
+        .expression_attribute_values(":lo", AttributeValue::N("-1".into()))
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<String> = out.items().iter().map(|i| i["v"].as_n().unwrap().clone()).collect();
+    assert_eq!(got, ["-0.25", "0", "1.5", "2", "10", "100"]);
+    let e = db
+        .query()
+        .table_name("scores")
+        .key_condition_expression("g = :g AND begins_with(v, :lo)")
+        .expression_attribute_values(":g", s("x"))
+        .expression_attribute_values(":lo", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+}
+
+#[tokio::test]
+async fn scan_pages_filters_and_splits_into_segments() {
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    conversation(&db, "CONV#1", 12).await;
+    conversation(&db, "CONV#2", 5).await;
+    conversation(&db, "CONV#3", 4).await;
+
+    let mut seen = Vec::new();
+    let mut start = None;
+    loop {
+        let page = db.scan().table_name("chat").limit(6).set_exclusive_start_key(start).send().await.unwrap();
+        assert!(page.count <= 6);
+        seen.extend(page.items().iter().map(|i| (i["pk"].as_s().unwrap().clone(), i["sk"].as_s().unwrap().clone())));
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!((seen.len(), unique.len()), (21, 21));
+
+    let big = db
+        .scan()
+        .table_name("chat")
+        .filter_expression("n >= :ten")
+        .expression_attribute_values(":ten", AttributeValue::N("10".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((big.count, big.scanned_count), (3, 21));
+
+    let mut union = std::collections::BTreeSet::new();
+    let mut total = 0;
+    for segment in 0..3 {
+        let part = db.scan().table_name("chat").segment(segment).total_segments(3).send().await.unwrap();
+        total += part.count;
+        union.extend(part.items().iter().map(|i| (i["pk"].as_s().unwrap().clone(), i["sk"].as_s().unwrap().clone())));
+    }
+    assert_eq!((total, union.len()), (21, 21), "segments are disjoint and cover the table");
+    let e = db.scan().table_name("chat").segment(3).total_segments(3).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+}

@@ -73,15 +73,15 @@ fn refuse_unsupported(input: &Value, names: &[&str]) -> Result<()> {
 const LEGACY_PARAMS: &[&str] = &["Expected", "AttributesToGet", "ConditionalOperator", "AttributeUpdates"];
 
 /// One request's expression placeholders and which of them its expressions used.
-struct Exprs {
+pub(super) struct Exprs {
     names: Names,
-    values: Values,
+    pub values: Values,
     keys: BTreeSet<String>,
     usage: Usage,
 }
 
 impl Exprs {
-    fn from(input: &Value) -> Result<Exprs> {
+    pub fn from(input: &Value) -> Result<Exprs> {
         let names: Names = match input.get("ExpressionAttributeNames") {
             None | Some(Value::Null) => Names::new(),
             Some(v) => serde_json::from_value(v.clone())
@@ -115,16 +115,21 @@ impl Exprs {
         Ok(Exprs { names, values, keys, usage: Usage::default() })
     }
 
-    fn condition(&mut self, kind: Kind, text: Option<&str>) -> Result<Option<expr::Condition>> {
+    pub fn condition(&mut self, kind: Kind, text: Option<&str>) -> Result<Option<expr::Condition>> {
         let Some(text) = text else { return Ok(None) };
         let ph = Placeholders { names: &self.names, values: &self.keys };
         expr::parse_condition(kind, text, &ph, &mut self.usage).map(Some).map_err(|e| AwsError::validation(e.message))
     }
 
-    fn projection(&mut self, text: Option<&str>) -> Result<Option<Vec<Path>>> {
+    pub fn projection(&mut self, text: Option<&str>) -> Result<Option<Vec<Path>>> {
         let Some(text) = text else { return Ok(None) };
         let ph = Placeholders { names: &self.names, values: &self.keys };
         expr::parse_projection(text, &ph, &mut self.usage).map(Some).map_err(|e| AwsError::validation(e.message))
+    }
+
+    pub fn key_condition(&mut self, text: &str) -> Result<Vec<(String, expr::KeyPredicate)>> {
+        let ph = Placeholders { names: &self.names, values: &self.keys };
+        expr::parse_key_condition(text, &ph, &mut self.usage).map_err(|e| AwsError::validation(e.message))
     }
 
     fn update(&mut self, text: Option<&str>) -> Result<Option<expr::Update>> {
@@ -134,7 +139,7 @@ impl Exprs {
     }
 
     /// Names or values given but used by no expression are an error, as on AWS.
-    fn finish(&self) -> Result<()> {
+    pub fn finish(&self) -> Result<()> {
         let ph = Placeholders { names: &self.names, values: &self.keys };
         expr::check_unused(&self.usage, &ph).map_err(|e| AwsError::validation(e.message))
     }
@@ -152,7 +157,7 @@ fn check_condition(cond: Option<&expr::Condition>, old: Option<&Item>, vals: &Va
 }
 
 /// The attributes a ProjectionExpression selects, nested as in the item.
-fn project(item: &Item, paths: &[Path]) -> Item {
+pub(super) fn project(item: &Item, paths: &[Path]) -> Item {
     let mut out = Item::new();
     for path in paths {
         let Some(v) = eval::resolve(item, path) else { continue };

@@ -9,10 +9,12 @@
 //! | `reserved.rs` | AWS's reserved words                                               |
 //! | `tables.rs` | Create/Describe/List/DeleteTable                                     |
 //! | `items.rs`  | PutItem, GetItem, DeleteItem, UpdateItem (conditions, projections)   |
+//! | `query.rs`  | Query and Scan: key ranges, filters, pagination, segments            |
 
 mod eval;
 pub mod expr;
 mod items;
+mod query;
 mod reserved;
 mod tables;
 pub mod value;
@@ -38,6 +40,8 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
         "GetItem" => items::get_item,
         "DeleteItem" => items::delete_item,
         "UpdateItem" => items::update_item,
+        "Query" => query::query,
+        "Scan" => query::scan,
     })
 }
 
