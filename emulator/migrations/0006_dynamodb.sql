@@ -15,3 +15,9 @@ CREATE TABLE ddb_items (
     size       INTEGER NOT NULL,                      -- DynamoDB's size accounting
     PRIMARY KEY (table_name, pk, sk)
 ) WITHOUT ROWID;
+
+CREATE TABLE ddb_transaction_tokens (                 -- TransactWriteItems ClientRequestToken idempotency
+    token      TEXT PRIMARY KEY NOT NULL,
+    request    TEXT NOT NULL,
+    created_at REAL NOT NULL
+);

@@ -16,6 +16,8 @@ pub struct AwsError {
     pub sender_fault: bool,
     /// Extra elements some errors carry (S3: `Key`, `BucketName`, `Condition`…), in order.
     pub extra: Vec<(&'static str, String)>,
+    /// Extra members of a JSON-protocol error body (DynamoDB: `CancellationReasons`, `Item`).
+    pub json: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
@@ -28,6 +30,7 @@ impl AwsError {
             status,
             sender_fault: status.is_client_error(),
             extra: Vec::new(),
+            json: None,
         }
     }
 
@@ -43,6 +46,12 @@ impl AwsError {
     /// Adds an element such as `<Key>` to the error (shown by the XML protocols).
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.extra.push((name, value.into()));
+        self
+    }
+
+    /// Adds a member to a JSON-protocol error body.
+    pub fn with_json(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.json.get_or_insert_with(Default::default).insert(name.to_string(), value);
         self
     }
 

@@ -89,10 +89,13 @@ pub fn respond<T: Serialize>(flavor: Flavor, output: &T) -> Response {
 }
 
 pub fn error_response(flavor: Flavor, err: &AwsError, _request_id: &str) -> Response {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "__type": format!("{}{}", flavor.error_namespace, err.code),
         "message": err.message,
     });
+    if let (Some(extra), Some(obj)) = (&err.json, body.as_object_mut()) {
+        obj.extend(extra.clone());
+    }
     let mut resp = with_type(flavor, err.status, Bytes::from(body.to_string()));
     if let Ok(v) = HeaderValue::from_str(&err.code) {
         resp.headers_mut().insert("x-amzn-ErrorType", v);

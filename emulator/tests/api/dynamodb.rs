@@ -650,3 +650,171 @@ async fn scan_pages_filters_and_splits_into_segments() {
     let e = db.scan().table_name("chat").segment(3).total_segments(3).send().await.unwrap_err();
     assert_eq!(common::code(&e), "ValidationException");
 }
+
+fn put_request(pk: &str, sk: &str) -> aws_sdk_dynamodb::types::WriteRequest {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    WriteRequest::builder()
+        .put_request(PutRequest::builder().item("pk", s(pk)).item("sk", s(sk)).item("v", s("x")).build().unwrap())
+        .build()
+}
+
+#[tokio::test]
+async fn batches_write_and_read_many_items() {
+    use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    let writes: Vec<WriteRequest> = (0..25).map(|i| put_request("B", &format!("{i:02}"))).collect();
+    let out = db.batch_write_item().request_items("chat", writes).send().await.unwrap();
+    assert!(out.unprocessed_items.unwrap_or_default().is_empty());
+    let e = db
+        .batch_write_item()
+        .request_items("chat", (0..26).map(|i| put_request("B", &format!("{i:02}"))).collect())
+        .send()
+        .await;
+    assert_eq!(common::code(&e.unwrap_err()), "ValidationException");
+    let e =
+        db.batch_write_item().request_items("chat", vec![put_request("B", "00"), put_request("B", "00")]).send().await;
+    assert!(format!("{:?}", e.unwrap_err()).contains("contains duplicates"));
+
+    let delete = WriteRequest::builder()
+        .delete_request(DeleteRequest::builder().key("pk", s("B")).key("sk", s("00")).build().unwrap())
+        .build();
+    db.batch_write_item().request_items("chat", vec![delete]).send().await.unwrap();
+
+    let keys = (0..3).fold(KeysAndAttributes::builder(), |b, i| {
+        b.keys([("pk".to_string(), s("B")), ("sk".to_string(), s(&format!("{i:02}")))].into())
+    });
+    let got = db.batch_get_item().request_items("chat", keys.build().unwrap()).send().await.unwrap();
+    let items = &got.responses.unwrap()["chat"];
+    assert_eq!(items.len(), 2, "00 was deleted");
+}
+
+#[tokio::test]
+async fn transactions_are_all_or_nothing_and_idempotent() {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Get, Put, TransactGetItem, TransactWriteItem, Update};
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    db.put_item()
+        .table_name("chat")
+        .item("pk", s("ROOM#1"))
+        .item("sk", s("META"))
+        .item("members", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let join = |user: &str| {
+        vec![
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name("chat")
+                        .item("pk", s("ROOM#1"))
+                        .item("sk", s(&format!("MEMBER#{user}")))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name("chat")
+                        .key("pk", s("ROOM#1"))
+                        .key("sk", s("META"))
+                        .update_expression("ADD members :one")
+                        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        ]
+    };
+    db.transact_write_items().set_transact_items(Some(join("bo"))).send().await.unwrap();
+    // Joining twice fails the condition: nothing at all is written.
+    let e = db.transact_write_items().set_transact_items(Some(join("bo"))).send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("TransactionCanceledException", Some(400)));
+    let reasons = e.into_service_error();
+    let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) =
+        reasons
+    else {
+        panic!("{reasons:?}")
+    };
+    let codes: Vec<_> = c.cancellation_reasons().iter().map(|r| r.code().unwrap_or_default().to_string()).collect();
+    assert_eq!(codes, ["ConditionalCheckFailed", "None"]);
+    let meta = db
+        .get_item()
+        .table_name("chat")
+        .key("pk", s("ROOM#1"))
+        .key("sk", s("META"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        meta["members"],
+        AttributeValue::N("2".into()),
+        "the update of the cancelled transaction was not applied"
+    );
+
+    // The same client token replays as a no-op; a different request under it is refused.
+    db.transact_write_items().set_transact_items(Some(join("cy"))).client_request_token("tok-1").send().await.unwrap();
+    db.transact_write_items().set_transact_items(Some(join("cy"))).client_request_token("tok-1").send().await.unwrap();
+    let e = db.transact_write_items().set_transact_items(Some(join("di"))).client_request_token("tok-1").send().await;
+    assert_eq!(common::code(&e.unwrap_err()), "IdempotentParameterMismatchException");
+    let meta = db
+        .get_item()
+        .table_name("chat")
+        .key("pk", s("ROOM#1"))
+        .key("sk", s("META"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(meta["members"], AttributeValue::N("3".into()));
+
+    // Two operations on one item are refused; checks and deletes work.
+    let check = TransactWriteItem::builder()
+        .condition_check(
+            ConditionCheck::builder()
+                .table_name("chat")
+                .key("pk", s("ROOM#1"))
+                .key("sk", s("META"))
+                .condition_expression("members = :three")
+                .expression_attribute_values(":three", AttributeValue::N("3".into()))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let leave = TransactWriteItem::builder()
+        .delete(Delete::builder().table_name("chat").key("pk", s("ROOM#1")).key("sk", s("MEMBER#cy")).build().unwrap())
+        .build();
+    db.transact_write_items().transact_items(check.clone()).transact_items(leave).send().await.unwrap();
+    let e = db.transact_write_items().transact_items(check.clone()).transact_items(check).send().await;
+    assert!(format!("{:?}", e.unwrap_err()).contains("multiple operations on one item"));
+
+    let got = db
+        .transact_get_items()
+        .transact_items(
+            TransactGetItem::builder()
+                .get(Get::builder().table_name("chat").key("pk", s("ROOM#1")).key("sk", s("META")).build().unwrap())
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder().table_name("chat").key("pk", s("ROOM#1")).key("sk", s("MEMBER#cy")).build().unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let responses = got.responses();
+    assert!(responses[0].item.is_some());
+    assert!(responses[1].item.is_none(), "cy left");
+}

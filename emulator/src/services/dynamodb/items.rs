@@ -145,15 +145,8 @@ impl Exprs {
     }
 }
 
-fn conditional_check_failed() -> AwsError {
+pub(super) fn conditional_check_failed() -> AwsError {
     AwsError::bad_request("ConditionalCheckFailedException", "The conditional request failed")
-}
-
-/// Checks a ConditionExpression against the item as it is (an absent item has no attributes).
-fn check_condition(cond: Option<&expr::Condition>, old: Option<&Item>, vals: &Values) -> Result<()> {
-    let Some(cond) = cond else { return Ok(()) };
-    let empty = Item::new();
-    if eval::evaluate(cond, old.unwrap_or(&empty), vals)? { Ok(()) } else { Err(conditional_check_failed()) }
 }
 
 /// The attributes a ProjectionExpression selects, nested as in the item.
@@ -249,30 +242,7 @@ fn with_old(old: Option<Item>, wanted: bool) -> Value {
     }
 }
 
-pub async fn put_item(ctx: &Ctx, input: Value) -> Result<Value> {
-    let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    refuse_unsupported(&input, LEGACY_PARAMS)?;
-    let raw: Item = serde_json::from_value(input.get("Item").cloned().ok_or_else(|| AwsError::member_null("Item"))?)
-        .map_err(|e| AwsError::bad_request("SerializationException", e.to_string()))?;
-    let want_old = return_values(&input)?;
-    let mut exprs = Exprs::from(&input)?;
-    let cond = exprs.condition(Kind::Condition, input["ConditionExpression"].as_str())?;
-    exprs.finish()?;
-    let table = tables::load(ctx, name).await?;
-    let item = validate_item(raw)?;
-    let (pk, sk) = item_key(&table, &item)?;
-    if item_size(&item) > MAX_ITEM_BYTES {
-        return Err(AwsError::validation("Item size has exceeded the maximum allowed size"));
-    }
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
-    let old = load_item(&mut tx, &table.name, &pk, &sk).await?;
-    check_condition(cond.as_ref(), old.as_ref(), &exprs.values)?;
-    save(&mut tx, &table, &pk, &sk, &item).await?;
-    tx.commit().await?;
-    Ok(with_old(old, want_old))
-}
-
-fn key_input(input: &Value) -> Result<Item> {
+pub(super) fn key_input(input: &Value) -> Result<Item> {
     let key = input.get("Key").cloned().ok_or_else(|| AwsError::member_null("Key"))?;
     let key: Item =
         serde_json::from_value(key).map_err(|e| AwsError::bad_request("SerializationException", e.to_string()))?;
@@ -301,44 +271,68 @@ pub async fn get_item(ctx: &Ctx, input: Value) -> Result<Value> {
     })
 }
 
-pub async fn delete_item(ctx: &Ctx, input: Value) -> Result<Value> {
-    let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    refuse_unsupported(&input, LEGACY_PARAMS)?;
-    let key = key_input(&input)?;
-    let want_old = return_values(&input)?;
-    let mut exprs = Exprs::from(&input)?;
-    let cond = exprs.condition(Kind::Condition, input["ConditionExpression"].as_str())?;
-    exprs.finish()?;
-    let table = tables::load(ctx, name).await?;
-    let (pk, sk) = key_argument(&table, &key)?;
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
-    let old = load_item(&mut tx, &table.name, &pk, &sk).await?;
-    check_condition(cond.as_ref(), old.as_ref(), &exprs.values)?;
-    sqlx::query("DELETE FROM ddb_items WHERE table_name = ? AND pk = ? AND sk = ?")
-        .bind(&table.name)
-        .bind(&pk)
-        .bind(&sk)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(with_old(old, want_old))
+/// What a write does once its item is loaded.
+pub(super) enum Action {
+    Put(Item),
+    Delete,
+    Update(Option<expr::Update>),
+    Check,
 }
 
-/// UpdateItem: creates the item if absent; condition, update and write in one transaction.
-pub async fn update_item(ctx: &Ctx, input: Value) -> Result<Value> {
-    let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    refuse_unsupported(&input, LEGACY_PARAMS)?;
-    let key = key_input(&input)?;
-    let returns = input["ReturnValues"].as_str().unwrap_or("NONE");
-    if !matches!(returns, "NONE" | "ALL_OLD" | "UPDATED_OLD" | "ALL_NEW" | "UPDATED_NEW") {
-        return Err(AwsError::validation("Return values set to invalid value"));
-    }
-    let mut exprs = Exprs::from(&input)?;
-    let update = exprs.update(input["UpdateExpression"].as_str())?;
+/// One write, validated and parsed, ready to run inside a transaction.
+pub(super) struct Write {
+    pub table: Table,
+    pub pk: Vec<u8>,
+    pub sk: Vec<u8>,
+    pub key: Item,
+    pub action: Action,
+    pub cond: Option<expr::Condition>,
+    pub values: Values,
+    pub touched: BTreeSet<String>,
+}
+
+fn table_name(input: &Value) -> Result<&str> {
+    input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))
+}
+
+/// Validates a Put, Delete, Update or ConditionCheck request (single, batch or transaction).
+pub(super) async fn prepare(ctx: &Ctx, kind: &str, input: &Value) -> Result<Write> {
+    let name = table_name(input)?;
+    refuse_unsupported(input, LEGACY_PARAMS)?;
+    let mut exprs = Exprs::from(input)?;
+    let (item, key) = if kind == "Put" {
+        let raw: Item =
+            serde_json::from_value(input.get("Item").cloned().ok_or_else(|| AwsError::member_null("Item"))?)
+                .map_err(|e| AwsError::bad_request("SerializationException", e.to_string()))?;
+        (Some(validate_item(raw)?), None)
+    } else {
+        (None, Some(key_input(input)?))
+    };
+    let update = if kind == "Update" { exprs.update(input["UpdateExpression"].as_str())? } else { None };
     let cond = exprs.condition(Kind::Condition, input["ConditionExpression"].as_str())?;
+    if kind == "Check" && cond.is_none() {
+        return Err(AwsError::member_null("ConditionExpression"));
+    }
     exprs.finish()?;
     let table = tables::load(ctx, name).await?;
-    let (pk, sk) = key_argument(&table, &key)?;
+    let (pk, sk, key) = match (&item, key) {
+        (Some(item), _) => {
+            let (pk, sk) = item_key(&table, item)?;
+            if item_size(item) > MAX_ITEM_BYTES {
+                return Err(AwsError::validation("Item size has exceeded the maximum allowed size"));
+            }
+            let key = std::iter::once(table.hash_key())
+                .chain(table.range_key())
+                .filter_map(|k| item.get(&k.name).map(|v| (k.name.clone(), v.clone())))
+                .collect();
+            (pk, sk, key)
+        }
+        (None, Some(key)) => {
+            let (pk, sk) = key_argument(&table, &key)?;
+            (pk, sk, key)
+        }
+        (None, None) => unreachable!("either an item or a key was read above"),
+    };
     let touched = update.as_ref().map(eval::touched).unwrap_or_default();
     for k in std::iter::once(table.hash_key()).chain(table.range_key()) {
         if touched.contains(&k.name) {
@@ -348,24 +342,98 @@ pub async fn update_item(ctx: &Ctx, input: Value) -> Result<Value> {
             )));
         }
     }
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
-    let old = load_item(&mut tx, &table.name, &pk, &sk).await?;
-    check_condition(cond.as_ref(), old.as_ref(), &exprs.values)?;
-    let base = old.clone().unwrap_or_else(|| key.clone());
-    let new = match &update {
-        Some(u) => eval::apply(u, &base, &exprs.values)?,
-        None => base,
+    let action = match (kind, item) {
+        ("Put", Some(item)) => Action::Put(item),
+        ("Delete", _) => Action::Delete,
+        ("Update", _) => Action::Update(update),
+        _ => Action::Check,
     };
-    save(&mut tx, &table, &pk, &sk, &new).await?;
+    Ok(Write { table, pk, sk, key, action, cond, values: exprs.values, touched })
+}
+
+/// Whether a write's condition holds for the item as stored.
+pub(super) fn condition_holds(w: &Write, old: Option<&Item>) -> Result<bool> {
+    let Some(cond) = &w.cond else { return Ok(true) };
+    let empty = Item::new();
+    eval::evaluate(cond, old.unwrap_or(&empty), &w.values)
+}
+
+/// Runs a prepared write in `tx` (its condition already checked): the old and new item.
+pub(super) async fn execute(
+    tx: &mut sqlx::SqliteConnection,
+    w: &Write,
+    old: Option<Item>,
+) -> Result<(Option<Item>, Option<Item>)> {
+    let new = match &w.action {
+        Action::Check => return Ok((old.clone(), old)),
+        Action::Put(item) => Some(item.clone()),
+        Action::Delete => None,
+        Action::Update(u) => {
+            let base = old.clone().unwrap_or_else(|| w.key.clone());
+            Some(match u {
+                Some(u) => eval::apply(u, &base, &w.values)?,
+                None => base,
+            })
+        }
+    };
+    match &new {
+        Some(item) => save(tx, &w.table, &w.pk, &w.sk, item).await?,
+        None => {
+            sqlx::query("DELETE FROM ddb_items WHERE table_name = ? AND pk = ? AND sk = ?")
+                .bind(&w.table.name)
+                .bind(&w.pk)
+                .bind(&w.sk)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok((old, new))
+}
+
+pub(super) async fn load_for(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<Option<Item>> {
+    load_item(tx, &w.table.name, &w.pk, &w.sk).await
+}
+
+/// A single write: load, check, apply, commit.
+async fn single(ctx: &Ctx, kind: &str, input: &Value) -> Result<(Write, Option<Item>, Option<Item>)> {
+    let w = prepare(ctx, kind, input).await?;
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let old = load_for(&mut tx, &w).await?;
+    if !condition_holds(&w, old.as_ref())? {
+        return Err(conditional_check_failed());
+    }
+    let (old, new) = execute(&mut tx, &w, old).await?;
     tx.commit().await?;
+    Ok((w, old, new))
+}
+
+pub async fn put_item(ctx: &Ctx, input: Value) -> Result<Value> {
+    let want_old = return_values(&input)?;
+    let (_, old, _) = single(ctx, "Put", &input).await?;
+    Ok(with_old(old, want_old))
+}
+
+pub async fn delete_item(ctx: &Ctx, input: Value) -> Result<Value> {
+    let want_old = return_values(&input)?;
+    let (_, old, _) = single(ctx, "Delete", &input).await?;
+    Ok(with_old(old, want_old))
+}
+
+/// UpdateItem: creates the item if absent; condition, update and write in one transaction.
+pub async fn update_item(ctx: &Ctx, input: Value) -> Result<Value> {
+    let returns = input["ReturnValues"].as_str().unwrap_or("NONE");
+    if !matches!(returns, "NONE" | "ALL_OLD" | "UPDATED_OLD" | "ALL_NEW" | "UPDATED_NEW") {
+        return Err(AwsError::validation("Return values set to invalid value"));
+    }
+    let (w, old, new) = single(ctx, "Update", &input).await?;
     let only = |item: &Item| -> Item {
-        item.iter().filter(|(k, _)| touched.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        item.iter().filter(|(k, _)| w.touched.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
     };
     let attributes = match returns {
         "ALL_OLD" => old,
         "UPDATED_OLD" => old.as_ref().map(only),
-        "ALL_NEW" => Some(new),
-        "UPDATED_NEW" => Some(only(&new)),
+        "ALL_NEW" => new,
+        "UPDATED_NEW" => new.as_ref().map(only),
         _ => None,
     };
     Ok(match attributes {

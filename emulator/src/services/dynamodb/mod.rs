@@ -10,7 +10,9 @@
 //! | `tables.rs` | Create/Describe/List/DeleteTable                                     |
 //! | `items.rs`  | PutItem, GetItem, DeleteItem, UpdateItem (conditions, projections)   |
 //! | `query.rs`  | Query and Scan: key ranges, filters, pagination, segments            |
+//! | `batch.rs`  | BatchWriteItem, BatchGetItem, TransactWriteItems, TransactGetItems   |
 
+mod batch;
 mod eval;
 pub mod expr;
 mod items;
@@ -42,6 +44,10 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
         "UpdateItem" => items::update_item,
         "Query" => query::query,
         "Scan" => query::scan,
+        "BatchWriteItem" => batch::batch_write_item,
+        "BatchGetItem" => batch::batch_get_item,
+        "TransactWriteItems" => batch::transact_write_items,
+        "TransactGetItems" => batch::transact_get_items,
     })
 }
 
