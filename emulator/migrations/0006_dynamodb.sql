@@ -21,3 +21,16 @@ CREATE TABLE ddb_transaction_tokens (                 -- TransactWriteItems Clie
     request    TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+
+CREATE TABLE ddb_index_items (                        -- GSI and LSI entries, kept in step with ddb_items
+    table_name TEXT NOT NULL REFERENCES ddb_tables (name) ON DELETE CASCADE,
+    index_name TEXT NOT NULL,
+    ipk        BLOB NOT NULL,                         -- index partition key, encoded
+    isk        BLOB NOT NULL,                         -- index sort key, encoded; empty without one
+    pk         BLOB NOT NULL,                         -- the item's table key, encoded
+    sk         BLOB NOT NULL,
+    item       TEXT NOT NULL,                         -- the projected item, JSON
+    size       INTEGER NOT NULL,
+    PRIMARY KEY (table_name, index_name, ipk, isk, pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX ddb_index_items_by_item ON ddb_index_items (table_name, pk, sk);

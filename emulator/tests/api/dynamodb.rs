@@ -818,3 +818,168 @@ async fn transactions_are_all_or_nothing_and_idempotent() {
     assert!(responses[0].item.is_some());
     assert!(responses[1].item.is_none(), "cy left");
 }
+
+#[tokio::test]
+async fn secondary_indexes_follow_every_write() {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, LocalSecondaryIndex, Projection, ProjectionType};
+    let emu = common::start().await;
+    let db = dynamo(emu.url());
+    let def = |name: &str, t: ScalarAttributeType| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().unwrap()
+    };
+    let key = |name: &str, t: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(t).build().unwrap();
+    db.create_table()
+        .table_name("chat")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(def("pk", ScalarAttributeType::S))
+        .attribute_definitions(def("sk", ScalarAttributeType::S))
+        .attribute_definitions(def("gpk", ScalarAttributeType::S))
+        .attribute_definitions(def("gsk", ScalarAttributeType::S))
+        .attribute_definitions(def("ts", ScalarAttributeType::N))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("byActivity")
+                .key_schema(key("gpk", KeyType::Hash))
+                .key_schema(key("gsk", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name("byTime")
+                .key_schema(key("pk", KeyType::Hash))
+                .key_schema(key("ts", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Conversations of user u1, indexed by last activity; one item without index keys.
+    for (conv, activity, ts) in
+        [("c1", "2026-01-03", 3), ("c2", "2026-01-01", 1), ("c3", "2026-01-02", 2), ("c4", "2026-01-05", 5)]
+    {
+        db.put_item()
+            .table_name("chat")
+            .item("pk", s("USER#u1"))
+            .item("sk", s(&format!("CONV#{conv}")))
+            .item("gpk", s("INBOX#u1"))
+            .item("gsk", s(activity))
+            .item("ts", AttributeValue::N(ts.to_string()))
+            .item("title", s(conv))
+            .send()
+            .await
+            .unwrap();
+    }
+    db.put_item()
+        .table_name("chat")
+        .item("pk", s("USER#u1"))
+        .item("sk", s("PROFILE"))
+        .item("title", s("me"))
+        .send()
+        .await
+        .unwrap();
+
+    let inbox = |limit: i32, start: Option<HashMap<String, AttributeValue>>| {
+        db.query()
+            .table_name("chat")
+            .index_name("byActivity")
+            .key_condition_expression("gpk = :u")
+            .expression_attribute_values(":u", s("INBOX#u1"))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+    };
+    let titles = |items: &[HashMap<String, AttributeValue>]| -> Vec<String> {
+        items.iter().map(|i| i["title"].as_s().unwrap().clone()).collect()
+    };
+    let first = inbox(2, None).await.unwrap();
+    assert_eq!(titles(first.items()), ["c4", "c1"], "most recent activity first");
+    let lek = first.last_evaluated_key.clone().unwrap();
+    assert_eq!(
+        lek.keys().cloned().collect::<std::collections::BTreeSet<_>>(),
+        ["gpk", "gsk", "pk", "sk"].map(String::from).into()
+    );
+    let second = inbox(2, Some(lek)).await.unwrap();
+    assert_eq!(titles(second.items()), ["c3", "c2"]);
+
+    // An update moves the entry; a delete removes it; items lacking index keys are not indexed.
+    db.update_item()
+        .table_name("chat")
+        .key("pk", s("USER#u1"))
+        .key("sk", s("CONV#c2"))
+        .update_expression("SET gsk = :now")
+        .expression_attribute_values(":now", s("2026-01-09"))
+        .send()
+        .await
+        .unwrap();
+    db.delete_item().table_name("chat").key("pk", s("USER#u1")).key("sk", s("CONV#c4")).send().await.unwrap();
+    let all = inbox(10, None).await.unwrap();
+    assert_eq!(titles(all.items()), ["c2", "c1", "c3"]);
+    let scanned = db.scan().table_name("chat").index_name("byActivity").send().await.unwrap();
+    assert_eq!(scanned.count, 3, "PROFILE has no index keys");
+
+    // The local index keeps keys only, ordered numerically by ts.
+    let local = db
+        .query()
+        .table_name("chat")
+        .index_name("byTime")
+        .key_condition_expression("pk = :p AND ts >= :two")
+        .expression_attribute_values(":p", s("USER#u1"))
+        .expression_attribute_values(":two", AttributeValue::N("2".into()))
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<_> = local.items().iter().map(|i| i["sk"].as_s().unwrap().clone()).collect();
+    assert_eq!(got, ["CONV#c3", "CONV#c1"]);
+    assert!(!local.items()[0].contains_key("title"), "KEYS_ONLY projection");
+
+    // A wrongly typed index key is refused and nothing is written.
+    let e = db
+        .put_item()
+        .table_name("chat")
+        .item("pk", s("USER#u2"))
+        .item("sk", s("CONV#x"))
+        .item("gpk", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("Type mismatch for Index Key gpk"), "{e:?}");
+    assert!(
+        db.get_item()
+            .table_name("chat")
+            .key("pk", s("USER#u2"))
+            .key("sk", s("CONV#x"))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .is_none()
+    );
+    let e = db
+        .query()
+        .table_name("chat")
+        .index_name("byActivity")
+        .consistent_read(true)
+        .key_condition_expression("gpk = :u")
+        .expression_attribute_values(":u", s("INBOX#u1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("Consistent reads are not supported on global secondary indexes"));
+    let e = db
+        .query()
+        .table_name("chat")
+        .index_name("nope")
+        .key_condition_expression("gpk = :u")
+        .expression_attribute_values(":u", s("INBOX#u1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+}

@@ -376,6 +376,7 @@ pub(super) async fn execute(
             })
         }
     };
+    sync_indexes(tx, &w.table, &w.pk, &w.sk, new.as_ref()).await?;
     match &new {
         Some(item) => save(tx, &w.table, &w.pk, &w.sk, item).await?,
         None => {
@@ -388,6 +389,87 @@ pub(super) async fn execute(
         }
     }
     Ok((old, new))
+}
+
+/// The encoded index key of an item, or `None` when the item lacks an index key attribute
+/// (secondary indexes are sparse). A key attribute of the wrong type is refused, as on AWS.
+pub(super) fn index_key(ix: &tables::Index, item: &Item) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let mut parts = Vec::with_capacity(2);
+    for key in std::iter::once(&ix.keys.hash).chain(ix.keys.range.as_ref()) {
+        let Some(v) = item.get(&key.name) else { return Ok(None) };
+        if v.type_name() != key.kind {
+            return Err(invalid(&format!(
+                "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                key.name,
+                key.kind,
+                v.type_name(),
+                ix.name
+            )));
+        }
+        let bytes = key_bytes(v).unwrap_or_default();
+        if bytes.is_empty() {
+            return Err(AwsError::validation(format!(
+                "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
+                ix.name, key.name
+            )));
+        }
+        parts.push(bytes);
+    }
+    let isk = if parts.len() == 2 { parts.pop().unwrap_or_default() } else { Vec::new() };
+    Ok(Some((parts.pop().unwrap_or_default(), isk)))
+}
+
+/// The attributes an index stores for an item: all, or the table and index keys (plus the
+/// INCLUDE list).
+fn project_for_index(table: &Table, ix: &tables::Index, item: &Item) -> Item {
+    if ix.projection == "ALL" {
+        return item.clone();
+    }
+    let keys = [Some(table.hash_key()), table.range_key(), Some(ix.keys.hash.clone()), ix.keys.range.clone()];
+    let mut names: Vec<String> = keys.into_iter().flatten().map(|k| k.name).collect();
+    if ix.projection == "INCLUDE" {
+        names.extend(ix.non_key.iter().cloned());
+    }
+    item.iter().filter(|(k, _)| names.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Brings every secondary index in step with the item now stored under (pk, sk).
+async fn sync_indexes(
+    tx: &mut sqlx::SqliteConnection,
+    table: &Table,
+    pk: &[u8],
+    sk: &[u8],
+    item: Option<&Item>,
+) -> Result<()> {
+    let indexes = table.indexes();
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM ddb_index_items WHERE table_name = ? AND pk = ? AND sk = ?")
+        .bind(&table.name)
+        .bind(pk)
+        .bind(sk)
+        .execute(&mut *tx)
+        .await?;
+    let Some(item) = item else { return Ok(()) };
+    for ix in &indexes {
+        let Some((ipk, isk)) = index_key(ix, item)? else { continue };
+        let projected = project_for_index(table, ix, item);
+        sqlx::query(
+            "INSERT INTO ddb_index_items (table_name, index_name, ipk, isk, pk, sk, item, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&table.name)
+        .bind(&ix.name)
+        .bind(ipk)
+        .bind(isk)
+        .bind(pk)
+        .bind(sk)
+        .bind(serde_json::to_string(&projected).unwrap_or_default())
+        .bind(item_size(&projected) as i64)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn load_for(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<Option<Item>> {

@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::eval::{self, Values};
 use super::expr::{CmpOp, Condition, KeyPredicate, Kind, Path};
 use super::items::{self, Exprs};
-use super::tables::{self, KeyAttr, Table};
+use super::tables::{self, KeyAttr, KeySchema, Table};
 use super::value::{AttributeValue, Item, key_bytes};
 use crate::error::{AwsError, Result};
 use crate::state::Ctx;
@@ -55,9 +55,9 @@ fn key_value(exprs: &Exprs, placeholder: &str, key: &KeyAttr) -> Result<(Attribu
 }
 
 /// The partition (encoded) and sort-key range a key condition selects.
-fn key_range(table: &Table, exprs: &Exprs, parts: Vec<(String, KeyPredicate)>) -> Result<(Vec<u8>, Range)> {
-    let hash = table.hash_key();
-    let range_key = table.range_key();
+fn key_range(schema: &KeySchema, exprs: &Exprs, parts: Vec<(String, KeyPredicate)>) -> Result<(Vec<u8>, Range)> {
+    let hash = schema.hash.clone();
+    let range_key = schema.range.clone();
     let mut partition = None;
     let mut range = Range::default();
     for (attr, pred) in parts {
@@ -141,16 +141,30 @@ fn limit(input: &Value) -> Result<Option<i64>> {
 }
 
 /// The key attributes of an item (for LastEvaluatedKey).
-fn key_of(table: &Table, item: &Item) -> Item {
-    std::iter::once(table.hash_key())
-        .chain(table.range_key())
-        .filter_map(|k| item.get(&k.name).map(|v| (k.name.clone(), v.clone())))
-        .collect()
+fn key_of(names: &[String], item: &Item) -> Item {
+    names.iter().filter_map(|k| item.get(k).map(|v| (k.clone(), v.clone()))).collect()
+}
+
+/// LastEvaluatedKey names the table's key attributes, plus the index's when reading an index.
+fn key_names(table: &Table, index: Option<&tables::Index>) -> Vec<String> {
+    let mut keys = vec![Some(table.hash_key()), table.range_key()];
+    if let Some(ix) = index {
+        keys.extend([Some(ix.keys.hash.clone()), ix.keys.range.clone()]);
+    }
+    let mut names: Vec<String> = keys.into_iter().flatten().map(|k| k.name).collect();
+    names.dedup();
+    names
+}
+
+/// A bound SQL parameter.
+enum Bind {
+    Text(String),
+    Blob(Vec<u8>),
 }
 
 /// Turns evaluated rows into the response: filter, projection, Count/ScannedCount, page key.
 fn page(
-    table: &Table,
+    keys: &[String],
     rows: Vec<Item>,
     more: bool,
     filter: Option<&Condition>,
@@ -158,7 +172,7 @@ fn page(
     vals: &Values,
 ) -> Result<Value> {
     let scanned = rows.len();
-    let last_key = if more { rows.last().map(|i| key_of(table, i)) } else { None };
+    let last_key = if more { rows.last().map(|i| key_of(keys, i)) } else { None };
     let mut kept = Vec::new();
     for item in rows {
         if let Some(f) = filter
@@ -187,14 +201,17 @@ fn page(
 async fn read(
     ctx: &Ctx,
     sql: &str,
-    binds: Vec<Vec<u8>>,
+    binds: Vec<Bind>,
     table: &str,
     limit: Option<i64>,
     keep: impl Fn(&[u8]) -> bool,
 ) -> Result<(Vec<Item>, bool)> {
     let mut q = sqlx::query(sql).bind(table);
     for b in binds {
-        q = q.bind(b);
+        q = match b {
+            Bind::Text(t) => q.bind(t),
+            Bind::Blob(b) => q.bind(b),
+        };
     }
     let rows = q.fetch_all(ctx.store().pool()).await?;
     let mut out = Vec::new();
@@ -220,25 +237,43 @@ async fn read(
     Ok((out, more))
 }
 
-fn start_key(table: &Table, input: &Value) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+/// Where a page starts: the encoded table key, and for index reads the index key too.
+struct Start {
+    pk: Vec<u8>,
+    sk: Vec<u8>,
+    index: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+fn start_key(table: &Table, index: Option<&tables::Index>, input: &Value) -> Result<Option<Start>> {
     let Some(raw) = input.get("ExclusiveStartKey").filter(|v| !v.is_null()) else { return Ok(None) };
     let key: Item = serde_json::from_value(raw.clone())
         .map_err(|e| AwsError::bad_request("SerializationException", e.to_string()))?;
-    items::key_argument(table, &key).map(Some).map_err(|_| {
+    let invalid = || {
         AwsError::validation("The provided starting key is invalid: The provided key element does not match the schema")
-    })
+    };
+    match index {
+        None => {
+            items::key_argument(table, &key).map(|(pk, sk)| Some(Start { pk, sk, index: None })).map_err(|_| invalid())
+        }
+        Some(ix) => {
+            let (pk, sk) = items::item_key(table, &key).map_err(|_| invalid())?;
+            let ikey = items::index_key(ix, &key).map_err(|_| invalid())?.ok_or_else(invalid)?;
+            Ok(Some(Start { pk, sk, index: Some(ikey) }))
+        }
+    }
 }
 
-fn no_indexes(input: &Value) -> Result<()> {
-    if input["IndexName"].is_string() {
-        return Err(AwsError::validation("IndexName is not supported by this emulator yet"));
+fn index_of(table: &Table, input: &Value) -> Result<Option<tables::Index>> {
+    let Some(name) = input["IndexName"].as_str() else { return Ok(None) };
+    let ix = table.index(name)?;
+    if ix.global && input["ConsistentRead"] == true {
+        return Err(AwsError::validation("Consistent reads are not supported on global secondary indexes"));
     }
-    Ok(())
+    Ok(Some(ix))
 }
 
 pub async fn query(ctx: &Ctx, input: Value) -> Result<Value> {
     let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    no_indexes(&input)?;
     if input["KeyConditions"].is_object() || input["QueryFilter"].is_object() {
         return Err(AwsError::validation("KeyConditions and QueryFilter are not supported by this emulator yet"));
     }
@@ -255,36 +290,65 @@ pub async fn query(ctx: &Ctx, input: Value) -> Result<Value> {
     let sel = selection(&input, projection)?;
     let limit = limit(&input)?;
     let table = tables::load(ctx, name).await?;
-    let (partition, mut range) = key_range(&table, &exprs, parts)?;
+    let index = index_of(&table, &input)?;
+    let schema = index.as_ref().map(|i| i.keys.clone()).unwrap_or_else(|| table.schema());
+    let (partition, mut range) = key_range(&schema, &exprs, parts)?;
     let forward = input["ScanIndexForward"].as_bool().unwrap_or(true);
-    if let Some((pk, sk)) = start_key(&table, &input)? {
-        if pk != partition {
-            return Err(AwsError::validation(
-                "The provided starting key is outside query boundaries based on provided conditions",
-            ));
+    let start = start_key(&table, index.as_ref(), &input)?;
+    let (mut sql, mut binds, sort_col) = match &index {
+        None => (
+            String::from("SELECT sk, item, size FROM ddb_items WHERE table_name = ? AND pk = ?"),
+            vec![Bind::Blob(partition.clone())],
+            "sk",
+        ),
+        Some(ix) => (
+            String::from(
+                "SELECT isk, item, size FROM ddb_index_items WHERE table_name = ? AND index_name = ? AND ipk = ?",
+            ),
+            vec![Bind::Text(ix.name.clone()), Bind::Blob(partition.clone())],
+            "isk",
+        ),
+    };
+    let outside =
+        || AwsError::validation("The provided starting key is outside query boundaries based on provided conditions");
+    match start {
+        Some(Start { pk, sk, index: None }) => {
+            if pk != partition {
+                return Err(outside());
+            }
+            if forward {
+                range.lower = Some((sk, false));
+            } else {
+                range.upper = Some((sk, false));
+            }
         }
-        if forward {
-            range.lower = Some((sk, false));
-        } else {
-            range.upper = Some((sk, false));
+        Some(Start { pk, sk, index: Some((ipk, isk)) }) => {
+            if ipk != partition {
+                return Err(outside());
+            }
+            sql.push_str(if forward { " AND (isk, pk, sk) > (?, ?, ?)" } else { " AND (isk, pk, sk) < (?, ?, ?)" });
+            binds.extend([Bind::Blob(isk), Bind::Blob(pk), Bind::Blob(sk)]);
         }
+        None => {}
     }
-    let mut sql = String::from("SELECT sk, item, size FROM ddb_items WHERE table_name = ? AND pk = ?");
-    let mut binds = vec![partition];
     if let Some((b, inclusive)) = range.lower {
-        sql.push_str(if inclusive { " AND sk >= ?" } else { " AND sk > ?" });
-        binds.push(b);
+        sql.push_str(&format!(" AND {sort_col} {} ?", if inclusive { ">=" } else { ">" }));
+        binds.push(Bind::Blob(b));
     }
     if let Some((b, inclusive)) = range.upper {
-        sql.push_str(if inclusive { " AND sk <= ?" } else { " AND sk < ?" });
-        binds.push(b);
+        sql.push_str(&format!(" AND {sort_col} {} ?", if inclusive { "<=" } else { "<" }));
+        binds.push(Bind::Blob(b));
     }
-    sql.push_str(if forward { " ORDER BY sk ASC" } else { " ORDER BY sk DESC" });
+    let dir = if forward { "ASC" } else { "DESC" };
+    match index {
+        None => sql.push_str(&format!(" ORDER BY sk {dir}")),
+        Some(_) => sql.push_str(&format!(" ORDER BY isk {dir}, pk {dir}, sk {dir}")),
+    }
     if let Some(l) = limit {
         sql.push_str(&format!(" LIMIT {}", l + 1));
     }
     let (rows, more) = read(ctx, &sql, binds, &table.name, limit, |_| true).await?;
-    page(&table, rows, more, filter.as_ref(), &sel, &exprs.values)
+    page(&key_names(&table, index.as_ref()), rows, more, filter.as_ref(), &sel, &exprs.values)
 }
 
 /// Parallel scans split partitions by a hash of the encoded partition key.
@@ -295,7 +359,6 @@ fn segment_of(pk: &[u8], total: i64) -> i64 {
 
 pub async fn scan(ctx: &Ctx, input: Value) -> Result<Value> {
     let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
-    no_indexes(&input)?;
     if input["ScanFilter"].is_object() {
         return Err(AwsError::validation("ScanFilter is not supported by this emulator yet"));
     }
@@ -325,19 +388,32 @@ pub async fn scan(ctx: &Ctx, input: Value) -> Result<Value> {
         (Some(s), Some(t)) => Some((s, t)),
     };
     let table = tables::load(ctx, name).await?;
-    let mut sql = String::from("SELECT pk, item, size FROM ddb_items WHERE table_name = ?");
-    let mut binds = Vec::new();
-    if let Some((pk, sk)) = start_key(&table, &input)? {
-        sql.push_str(" AND (pk > ? OR (pk = ? AND sk > ?))");
-        binds.extend([pk.clone(), pk, sk]);
+    let index = index_of(&table, &input)?;
+    let (mut sql, mut binds) = match &index {
+        None => (String::from("SELECT pk, item, size FROM ddb_items WHERE table_name = ?"), Vec::new()),
+        Some(ix) => (
+            String::from("SELECT ipk, item, size FROM ddb_index_items WHERE table_name = ? AND index_name = ?"),
+            vec![Bind::Text(ix.name.clone())],
+        ),
+    };
+    match start_key(&table, index.as_ref(), &input)? {
+        Some(Start { pk, sk, index: None }) => {
+            sql.push_str(" AND (pk, sk) > (?, ?)");
+            binds.extend([Bind::Blob(pk), Bind::Blob(sk)]);
+        }
+        Some(Start { pk, sk, index: Some((ipk, isk)) }) => {
+            sql.push_str(" AND (ipk, isk, pk, sk) > (?, ?, ?, ?)");
+            binds.extend([Bind::Blob(ipk), Bind::Blob(isk), Bind::Blob(pk), Bind::Blob(sk)]);
+        }
+        None => {}
     }
-    sql.push_str(" ORDER BY pk, sk");
+    sql.push_str(if index.is_some() { " ORDER BY ipk, isk, pk, sk" } else { " ORDER BY pk, sk" });
     if let (Some(l), None) = (limit, segments) {
         sql.push_str(&format!(" LIMIT {}", l + 1));
     }
     let keep = move |pk: &[u8]| segments.is_none_or(|(s, t)| segment_of(pk, t) == s);
     let (rows, more) = read(ctx, &sql, binds, &table.name, limit, keep).await?;
-    page(&table, rows, more, filter.as_ref(), &sel, &exprs.values)
+    page(&key_names(&table, index.as_ref()), rows, more, filter.as_ref(), &sel, &exprs.values)
 }
 
 #[cfg(test)]

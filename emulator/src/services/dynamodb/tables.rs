@@ -24,11 +24,27 @@ pub struct KeyAttr {
     pub kind: String,
 }
 
+/// A key schema: partition key and optional sort key.
+#[derive(Debug, Clone)]
+pub struct KeySchema {
+    pub hash: KeyAttr,
+    pub range: Option<KeyAttr>,
+}
+
+/// A secondary index (global or local) as defined on its table.
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub name: String,
+    pub global: bool,
+    pub keys: KeySchema,
+    /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
+    pub projection: String,
+    pub non_key: Vec<String>,
+}
+
 impl Table {
-    fn key(&self, key_type: &str) -> Option<KeyAttr> {
-        let name = self.definition["KeySchema"].as_array()?.iter().find(|k| k["KeyType"] == key_type)?["AttributeName"]
-            .as_str()?
-            .to_string();
+    fn attr(&self, schema: &Value, key_type: &str) -> Option<KeyAttr> {
+        let name = schema.as_array()?.iter().find(|k| k["KeyType"] == key_type)?["AttributeName"].as_str()?.to_string();
         let kind = self.definition["AttributeDefinitions"]
             .as_array()?
             .iter()
@@ -36,6 +52,44 @@ impl Table {
             .as_str()?
             .to_string();
         Some(KeyAttr { name, kind })
+    }
+
+    fn key(&self, key_type: &str) -> Option<KeyAttr> {
+        self.attr(&self.definition["KeySchema"], key_type)
+    }
+
+    pub fn schema(&self) -> KeySchema {
+        KeySchema { hash: self.hash_key(), range: self.range_key() }
+    }
+
+    /// Every secondary index of the table.
+    pub fn indexes(&self) -> Vec<Index> {
+        let mut out = Vec::new();
+        for (member, global) in [("GlobalSecondaryIndexes", true), ("LocalSecondaryIndexes", false)] {
+            for i in self.definition[member].as_array().into_iter().flatten() {
+                let (Some(name), Some(hash)) = (i["IndexName"].as_str(), self.attr(&i["KeySchema"], "HASH")) else {
+                    continue;
+                };
+                out.push(Index {
+                    name: name.to_string(),
+                    global,
+                    keys: KeySchema { hash, range: self.attr(&i["KeySchema"], "RANGE") },
+                    projection: i["Projection"]["ProjectionType"].as_str().unwrap_or("ALL").to_string(),
+                    non_key: i["Projection"]["NonKeyAttributes"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        out
+    }
+
+    pub fn index(&self, name: &str) -> Result<Index> {
+        self.indexes()
+            .into_iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| AwsError::validation(format!("The table does not have the specified index: {name}")))
     }
 
     pub fn hash_key(&self) -> KeyAttr {
