@@ -4,7 +4,8 @@ CREATE TABLE ddb_tables (
     name       TEXT PRIMARY KEY NOT NULL,
     table_id   TEXT NOT NULL,
     definition TEXT NOT NULL,                         -- CreateTable input as accepted, JSON
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    ttl_attribute TEXT                                -- TimeToLive attribute when enabled
 );
 
 CREATE TABLE ddb_items (
@@ -13,8 +14,10 @@ CREATE TABLE ddb_items (
     sk         BLOB NOT NULL,                         -- sort key, encoded; empty without one
     item       TEXT NOT NULL,                         -- the item in wire form, JSON
     size       INTEGER NOT NULL,                      -- DynamoDB's size accounting
+    expires_at REAL,                                  -- the TTL attribute's epoch seconds, if any
     PRIMARY KEY (table_name, pk, sk)
 ) WITHOUT ROWID;
+CREATE INDEX ddb_items_expiry ON ddb_items (expires_at) WHERE expires_at IS NOT NULL;
 
 CREATE TABLE ddb_transaction_tokens (                 -- TransactWriteItems ClientRequestToken idempotency
     token      TEXT PRIMARY KEY NOT NULL,

@@ -983,3 +983,90 @@ async fn secondary_indexes_follow_every_write() {
         .unwrap_err();
     assert_eq!(common::code(&e), "ValidationException");
 }
+
+#[tokio::test]
+async fn ttl_expires_items_on_the_emulator_clock() {
+    use aws_sdk_dynamodb::types::{TimeToLiveSpecification, TimeToLiveStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let t0: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let emu = common::builder().state_dir(dir.path()).clock(t0).start().await.unwrap();
+    let db = dynamo(emu.url());
+    chat_table(&db, "chat").await;
+    let now = t0.timestamp();
+    // Written before TTL is enabled: picked up by the backfill.
+    db.put_item()
+        .table_name("chat")
+        .item("pk", s("CONN"))
+        .item("sk", s("early"))
+        .item("expires", AttributeValue::N((now + 60).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let d = db.describe_time_to_live().table_name("chat").send().await.unwrap();
+    assert_eq!(d.time_to_live_description.unwrap().time_to_live_status, Some(TimeToLiveStatus::Disabled));
+    let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build().unwrap();
+    db.update_time_to_live().table_name("chat").time_to_live_specification(spec.clone()).send().await.unwrap();
+    let e = db.update_time_to_live().table_name("chat").time_to_live_specification(spec).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "ValidationException");
+    for (sk, ttl) in [("soon", now + 30), ("later", now + 3600)] {
+        db.put_item()
+            .table_name("chat")
+            .item("pk", s("CONN"))
+            .item("sk", s(sk))
+            .item("expires", AttributeValue::N(ttl.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+    db.put_item()
+        .table_name("chat")
+        .item("pk", s("CONN"))
+        .item("sk", s("text-ttl"))
+        .item("expires", s("soon"))
+        .send()
+        .await
+        .unwrap();
+    let count = || async {
+        db.query()
+            .table_name("chat")
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s("CONN"))
+            .send()
+            .await
+            .unwrap()
+            .count
+    };
+    assert_eq!(count().await, 4);
+    common::advance_clock(emu.url(), "2m").await;
+    let left: Vec<String> = db
+        .query()
+        .table_name("chat")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("CONN"))
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .map(|i| i["sk"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(left, ["later", "text-ttl"], "expired items are gone; a non-number TTL never expires");
+    emu.shutdown().await;
+
+    let emu = common::builder().state_dir(dir.path()).clock(t0 + chrono::Duration::hours(2)).start().await.unwrap();
+    let db = dynamo(emu.url());
+    let d = db.describe_time_to_live().table_name("chat").send().await.unwrap().time_to_live_description.unwrap();
+    assert_eq!(
+        (d.time_to_live_status, d.attribute_name.as_deref()),
+        (Some(TimeToLiveStatus::Enabled), Some("expires"))
+    );
+    let left = db
+        .query()
+        .table_name("chat")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("CONN"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.count, 1, "only the non-number TTL item remains two hours later");
+}

@@ -204,14 +204,16 @@ async fn save(tx: &mut sqlx::SqliteConnection, table: &Table, pk: &[u8], sk: &[u
         return Err(AwsError::validation("Item size has exceeded the maximum allowed size"));
     }
     sqlx::query(
-        "INSERT INTO ddb_items (table_name, pk, sk, item, size) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (table_name, pk, sk) DO UPDATE SET item = excluded.item, size = excluded.size",
+        "INSERT INTO ddb_items (table_name, pk, sk, item, size, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (table_name, pk, sk) DO UPDATE SET item = excluded.item, size = excluded.size,
+           expires_at = excluded.expires_at",
     )
     .bind(&table.name)
     .bind(pk)
     .bind(sk)
     .bind(serde_json::to_string(item).unwrap_or_default())
     .bind(size as i64)
+    .bind(super::ttl::expiry(table, item))
     .execute(&mut *tx)
     .await?;
     Ok(())

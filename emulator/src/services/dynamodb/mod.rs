@@ -11,6 +11,7 @@
 //! | `items.rs`  | PutItem, GetItem, DeleteItem, UpdateItem (conditions, projections)   |
 //! | `query.rs`  | Query and Scan: key ranges, filters, pagination, segments            |
 //! | `batch.rs`  | BatchWriteItem, BatchGetItem, TransactWriteItems, TransactGetItems   |
+//! | `ttl.rs`    | Update/DescribeTimeToLive and the expiry sweeper (emulator clock)    |
 
 mod batch;
 mod eval;
@@ -19,6 +20,7 @@ mod items;
 mod query;
 mod reserved;
 mod tables;
+mod ttl;
 pub mod value;
 
 use axum::response::Response;
@@ -33,6 +35,7 @@ pub const FLAVOR: aws_json::Flavor =
 
 /// The operation table: one line per operation.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
+    ttl::sweep(ctx).await?;
     aws_json::json_operations!(FLAVOR, ctx, op, body, {
         "CreateTable" => tables::create_table,
         "DescribeTable" => tables::describe_table,
@@ -48,6 +51,8 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
         "BatchGetItem" => batch::batch_get_item,
         "TransactWriteItems" => batch::transact_write_items,
         "TransactGetItems" => batch::transact_get_items,
+        "UpdateTimeToLive" => ttl::update_time_to_live,
+        "DescribeTimeToLive" => ttl::describe_time_to_live,
     })
 }
 

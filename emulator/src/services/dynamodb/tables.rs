@@ -15,6 +15,8 @@ pub struct Table {
     pub table_id: String,
     pub definition: Value,
     pub created_at: f64,
+    /// The TimeToLive attribute, when TTL is enabled.
+    pub ttl_attribute: Option<String>,
 }
 
 /// A key attribute: its name and scalar type (`S`, `N` or `B`).
@@ -106,16 +108,18 @@ impl Table {
 }
 
 pub async fn load(ctx: &Ctx, name: &str) -> Result<Table> {
-    let row = sqlx::query("SELECT name, table_id, definition, created_at FROM ddb_tables WHERE name = ?")
-        .bind(name)
-        .fetch_optional(ctx.store().pool())
-        .await?
-        .ok_or_else(not_found_table)?;
+    let row =
+        sqlx::query("SELECT name, table_id, definition, created_at, ttl_attribute FROM ddb_tables WHERE name = ?")
+            .bind(name)
+            .fetch_optional(ctx.store().pool())
+            .await?
+            .ok_or_else(not_found_table)?;
     Ok(Table {
         name: row.get(0),
         table_id: row.get(1),
         definition: serde_json::from_str(row.get::<&str, _>(2)).unwrap_or_default(),
         created_at: row.get(3),
+        ttl_attribute: row.get(4),
     })
 }
 
