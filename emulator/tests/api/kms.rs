@@ -68,6 +68,17 @@ async fn create_describe_list_and_tag_keys() {
 
     let e = kms.list_keys().limit(0).send().await.unwrap_err();
     assert_eq!(common::code(&e), "ValidationException");
+    let e = kms.list_keys().marker("not-one-of-ours").send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("InvalidMarkerException", Some(400)));
+
+    // Without a Policy, the key gets AWS's default: the account may do everything.
+    let policy = kms.get_key_policy().key_id(&created.key_id).send().await.unwrap();
+    assert_eq!(policy.policy_name(), Some("default"));
+    let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::000000000000:root");
+    assert_eq!(doc["Statement"][0]["Action"], "kms:*");
+    let e = kms.get_key_policy().key_id(&created.key_id).policy_name("other").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotFoundException");
     let e = kms.create_key().key_spec(aws_sdk_kms::types::KeySpec::Rsa2048).send().await.unwrap_err();
     assert_eq!(common::code(&e), "UnsupportedOperationException");
 }
@@ -231,6 +242,14 @@ async fn aliases_are_accepted_wherever_a_key_id_is() {
     assert_eq!(for_key.aliases().iter().map(|a| a.alias_name().unwrap()).collect::<Vec<_>>(), vec!["alias/chat/bob"]);
     assert_eq!(for_key.aliases()[0].alias_arn(), Some("arn:aws:kms:us-east-1:000000000000:alias/chat/bob"));
 
+    // One alias per page.
+    let first = kms.list_aliases().limit(1).send().await.unwrap();
+    assert!(first.truncated);
+    let second = kms.list_aliases().limit(1).set_marker(first.next_marker.clone()).send().await.unwrap();
+    assert!(!second.truncated);
+    let names: Vec<_> = first.aliases().iter().chain(second.aliases()).map(|a| a.alias_name().unwrap()).collect();
+    assert_eq!(names, vec!["alias/chat/alice", "alias/chat/bob"]);
+
     kms.delete_alias().alias_name("alias/chat/bob").send().await.unwrap();
     let e = kms.describe_key().key_id("alias/chat/bob").send().await.unwrap_err();
     assert_eq!((common::code(&e).as_str(), common::status(&e)), ("NotFoundException", Some(400)));
@@ -285,8 +304,11 @@ async fn disabled_pending_and_deleted_keys() {
     common::advance_clock(emu.url(), "2days").await;
     let e = kms.describe_key().key_id(&id).send().await.unwrap_err();
     assert_eq!(common::code(&e), "NotFoundException");
+    // Its ciphertexts no longer decrypt: AWS cannot tell a deleted key from an inaccessible one.
     let e = kms.decrypt().ciphertext_blob(blob).send().await.unwrap_err();
-    assert_eq!(common::code(&e), "NotFoundException");
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("AccessDeniedException", Some(400)));
+    assert!(format!("{e:?}").contains("The ciphertext refers to a customer master key that does not exist"), "{e:?}");
+    assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
 }
 
 /// The chat's key policy: the backend role may decrypt only when the encryption context names
@@ -412,6 +434,19 @@ async fn bad_input_gets_json_protocol_errors() {
         ("DescribeKey", "{}", 400, "ValidationException"),
         ("DescribeKey", r#"{"KeyId": "not-a-key"}"#, 400, "NotFoundException"),
         ("CreateKey", r#"{"Policy": "{\"Statement\": 1}"}"#, 400, "MalformedPolicyDocumentException"),
+        ("DescribeKey", r#"{"KeyId": ""}"#, 400, "ValidationException"),
+        ("Decrypt", r#"{"CiphertextBlob": ""}"#, 400, "ValidationException"),
+        ("Decrypt", "{}", 400, "ValidationException"),
+        // Our version byte, but no key id where one belongs.
+        (
+            "Decrypt",
+            r#"{"CiphertextBlob": "AXh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#,
+            400,
+            "InvalidCiphertextException",
+        ),
+        ("GenerateRandom", r#"{"NumberOfBytes": "8"}"#, 400, "SerializationException"),
+        ("ListAliases", r#"{"Marker": "elsewhere"}"#, 400, "InvalidMarkerException"),
+        ("ScheduleKeyDeletion", r#"{"KeyId": "alias/x", "PendingWindowInDays": 31}"#, 400, "ValidationException"),
     ];
     for (target, body, status, code) in cases {
         let resp = post(target, body).await.unwrap();

@@ -41,6 +41,18 @@ fn check_plaintext(p: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The model's bounds for `CiphertextBlob` (1..=6144 bytes).
+fn check_ciphertext(c: &[u8]) -> Result<()> {
+    let bound = match c.len() {
+        0 => "greater than or equal to 1",
+        n if n > 6144 => "less than or equal to 6144",
+        _ => return Ok(()),
+    };
+    Err(AwsError::validation(format!(
+        "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length {bound}"
+    )))
+}
+
 /// Seals `plaintext` under an enabled key the caller may use for `action`.
 fn seal(ctx: &Ctx, key: &Key, plaintext: &[u8], context: &Context) -> Vec<u8> {
     blob::seal(&key.key_id, &key.material, ctx.rng().bytes::<12>(), plaintext, context)
@@ -55,12 +67,15 @@ async fn unseal(
     action: &str,
     via: Option<&str>,
 ) -> Result<(Key, Vec<u8>)> {
+    check_ciphertext(ciphertext)?;
     let invalid = || AwsError::bad_request("InvalidCiphertextException", "");
-    let parsed = blob::parse(ciphertext).ok_or_else(invalid)?;
+    let parsed = blob::parse(ciphertext).filter(|p| keys::is_uuid(p.key_id)).ok_or_else(invalid)?;
+    // A blob naming a key that is not (or no longer) here: AWS answers this way, since it
+    // cannot tell a deleted key from one in another region or one the caller may not see.
     let key = keys::load(ctx, parsed.key_id).await?.ok_or_else(|| {
         AwsError::bad_request(
-            "NotFoundException",
-            format!("Key '{}' does not exist", keys::key_arn(ctx, parsed.key_id)),
+            "AccessDeniedException",
+            "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.",
         )
     })?;
     if let Some(expected) = expected_key {
@@ -165,6 +180,10 @@ pub struct ReEncryptOutput {
 pub async fn re_encrypt(ctx: &Ctx, input: ReEncryptInput) -> Result<ReEncryptOutput> {
     check_algorithm(input.source_encryption_algorithm.as_deref())?;
     check_algorithm(input.destination_encryption_algorithm.as_deref())?;
+    keys::check_key_id("destinationKeyId", &input.destination_key_id)?;
+    if let Some(source) = &input.source_key_id {
+        keys::check_key_id("sourceKeyId", source)?;
+    }
     let (source, plaintext) = unseal(
         ctx,
         &input.ciphertext_blob,
