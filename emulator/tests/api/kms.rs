@@ -138,6 +138,23 @@ async fn encrypt_decrypt_with_context_and_without_key_id() {
     let e = kms.decrypt().ciphertext_blob(Blob::new(vec![9u8; 80])).send().await.unwrap_err();
     assert_eq!(common::code(&e), "InvalidCiphertextException");
 
+    // DryRun: every check runs, then DryRunOperationException (412) instead of a result.
+    let e = kms.encrypt().key_id(&id).plaintext(Blob::new("x")).dry_run(true).send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("DryRunOperationException", Some(412)));
+    let e = kms.decrypt().ciphertext_blob(blob.clone()).dry_run(true).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "InvalidCiphertextException", "the context is still checked");
+    let e = kms
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .encryption_context("recipient", "alice")
+        .dry_run(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "DryRunOperationException");
+    let e = kms.generate_data_key().key_id(&id).number_of_bytes(8).dry_run(true).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "DryRunOperationException");
+
     // Plaintext limits.
     let e = kms.encrypt().key_id(&id).plaintext(Blob::new(vec![0u8; 4097])).send().await.unwrap_err();
     assert_eq!(common::code(&e), "ValidationException");
