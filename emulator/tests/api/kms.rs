@@ -273,9 +273,17 @@ async fn aliases_are_accepted_wherever_a_key_id_is() {
     let e = kms.delete_alias().alias_name("alias/chat/bob").send().await.unwrap_err();
     assert_eq!(common::code(&e), "NotFoundException");
 
-    // AWS managed aliases exist on first use.
+    // AWS managed aliases exist on first use; their keys serve only through their service.
     let managed = kms.describe_key().key_id("alias/aws/s3").send().await.unwrap().key_metadata.unwrap();
     assert_eq!(managed.key_manager.map(|m| m.as_str().to_string()).as_deref(), Some("AWS"));
+    let e = kms.encrypt().key_id("alias/aws/s3").plaintext(Blob::new("x")).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "AccessDeniedException");
+    let policy = kms.get_key_policy().key_id("alias/aws/s3").send().await.unwrap().policy.unwrap();
+    assert!(policy.contains("s3.us-east-1.amazonaws.com"), "{policy}");
+    let e = kms.put_key_policy().key_id("alias/aws/s3").policy(policy).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "AccessDeniedException");
+    let e = kms.schedule_key_deletion().key_id(&managed.key_id).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "AccessDeniedException");
 }
 
 #[tokio::test]

@@ -169,7 +169,9 @@ async fn create_aws_managed(ctx: &Ctx, alias: &str) -> Result<Key> {
         sqlx::query("SELECT 1 FROM kms_aliases WHERE alias_name = ?").bind(alias).fetch_optional(&mut *tx).await?;
     if exists.is_none() {
         let description = format!("Default key that protects my {service} data when no other key is defined");
-        let key = new_key(ctx, description, None, "AWS");
+        let via = format!("{service}.{}.amazonaws.com", ctx.config().region);
+        let policy = policy::aws_managed_policy(ctx.account(), &via);
+        let key = new_key(ctx, description, Some(policy), "AWS");
         insert(&mut tx, &key).await?;
         sqlx::query("INSERT INTO kms_aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
             .bind(alias)

@@ -270,6 +270,34 @@ pub fn default_policy(account: &str) -> String {
     .to_string()
 }
 
+/// The policy of an AWS managed key (`alias/aws/<service>`): principals of the account may use
+/// it for cryptography only through that service (`kms:ViaService`), and may read its metadata
+/// and policy directly; nobody may change it.
+pub fn aws_managed_policy(account: &str, via_service: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "auto-managed-key-policy",
+        "Statement": [
+            {
+                "Sid": "Allow access through the service for all principals in the account that are authorized to use it",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": via_service}}
+            },
+            {
+                "Sid": "Allow direct access to key metadata to the account",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+                "Resource": "*"
+            }
+        ]
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
