@@ -486,6 +486,34 @@ async fn bad_input_gets_json_protocol_errors() {
     let resp = post("DescribeKey", r#"{"KeyId": "00000000-0000-4000-8000-000000000000"}"#).await.unwrap();
     let body = resp.text().await.unwrap();
     insta::assert_snapshot!("kms_not_found", body);
+
+    // The AccessDeniedException body for a caller the key policy does not name for the action.
+    let policy = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+        "Action": ["kms:Describe*", "kms:PutKeyPolicy"], "Resource": "*"}]});
+    let created: serde_json::Value = common::http()
+        .post(emu.url())
+        .header("X-Amz-Target", "TrentService.CreateKey")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(serde_json::json!({"Policy": policy.to_string()}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let resp = common::http()
+        .post(emu.url())
+        .header("X-Amz-Target", "TrentService.Encrypt")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(serde_json::json!({"KeyId": key_id, "Plaintext": "eA=="}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["x-amzn-errortype"], "AccessDeniedException");
+    let body = common::redact_ids(&resp.text().await.unwrap()).replace(&key_id, "KEY_ID");
+    insta::assert_snapshot!("kms_access_denied", body);
 }
 
 #[tokio::test]
