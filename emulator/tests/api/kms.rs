@@ -322,8 +322,13 @@ async fn disabled_pending_and_deleted_keys() {
     let e = kms.cancel_key_deletion().key_id(&id).send().await.unwrap_err();
     assert_eq!(common::code(&e), "KMSInvalidStateException");
 
-    // Scheduled again, it is gone once the emulator clock passes the window.
-    kms.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    // Scheduled again, it is gone once the emulator clock passes the window, with its aliases.
+    kms.create_alias().alias_name("alias/doomed").target_key_id(&id).send().await.unwrap();
+    let sched = kms.schedule_key_deletion().key_id("alias/doomed").pending_window_in_days(7).send().await.unwrap();
+    let meta = kms.describe_key().key_id(&id).send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(meta.deletion_date, sched.deletion_date);
+    assert_eq!(meta.pending_deletion_window_in_days, Some(7));
+    assert!(!meta.enabled);
     common::advance_clock(emu.url(), "6days").await;
     assert!(kms.describe_key().key_id(&id).send().await.is_ok());
     common::advance_clock(emu.url(), "2days").await;
@@ -334,6 +339,9 @@ async fn disabled_pending_and_deleted_keys() {
     assert_eq!((common::code(&e).as_str(), common::status(&e)), ("AccessDeniedException", Some(400)));
     assert!(format!("{e:?}").contains("The ciphertext refers to a customer master key that does not exist"), "{e:?}");
     assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
+    assert!(kms.list_aliases().send().await.unwrap().aliases().is_empty());
+    let e = kms.describe_key().key_id("alias/doomed").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotFoundException");
 }
 
 /// The chat's key policy: the backend role may decrypt only when the encryption context names
@@ -411,6 +419,7 @@ async fn key_policy_limits_decryption_to_the_recipient() {
     admin.put_key_policy().key_id(&id).policy_name("default").policy(policy.to_string()).send().await.unwrap();
     let e = backend.generate_data_key().key_id(&id).key_spec(DataKeySpec::Aes256).send().await.unwrap_err();
     assert_eq!(common::code(&e), "AccessDeniedException");
+    assert!(format!("{e:?}").contains("with an explicit deny in a resource-based policy"), "{e:?}");
     let got = admin.get_key_policy().key_id(&id).policy_name("default").send().await.unwrap().policy.unwrap();
     assert!(got.contains("\"Deny\""));
 
