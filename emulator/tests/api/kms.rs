@@ -68,6 +68,17 @@ async fn create_describe_list_and_tag_keys() {
 
     let e = kms.list_keys().limit(0).send().await.unwrap_err();
     assert_eq!(common::code(&e), "ValidationException");
+    let e = kms.list_keys().marker("not-one-of-ours").send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("InvalidMarkerException", Some(400)));
+
+    // Without a Policy, the key gets AWS's default: the account may do everything.
+    let policy = kms.get_key_policy().key_id(&created.key_id).send().await.unwrap();
+    assert_eq!(policy.policy_name(), Some("default"));
+    let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::000000000000:root");
+    assert_eq!(doc["Statement"][0]["Action"], "kms:*");
+    let e = kms.get_key_policy().key_id(&created.key_id).policy_name("other").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "NotFoundException");
     let e = kms.create_key().key_spec(aws_sdk_kms::types::KeySpec::Rsa2048).send().await.unwrap_err();
     assert_eq!(common::code(&e), "UnsupportedOperationException");
 }
@@ -126,6 +137,23 @@ async fn encrypt_decrypt_with_context_and_without_key_id() {
     assert_eq!(common::code(&e.unwrap_err()), "InvalidCiphertextException");
     let e = kms.decrypt().ciphertext_blob(Blob::new(vec![9u8; 80])).send().await.unwrap_err();
     assert_eq!(common::code(&e), "InvalidCiphertextException");
+
+    // DryRun: every check runs, then DryRunOperationException (412) instead of a result.
+    let e = kms.encrypt().key_id(&id).plaintext(Blob::new("x")).dry_run(true).send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("DryRunOperationException", Some(412)));
+    let e = kms.decrypt().ciphertext_blob(blob.clone()).dry_run(true).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "InvalidCiphertextException", "the context is still checked");
+    let e = kms
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .encryption_context("recipient", "alice")
+        .dry_run(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "DryRunOperationException");
+    let e = kms.generate_data_key().key_id(&id).number_of_bytes(8).dry_run(true).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "DryRunOperationException");
 
     // Plaintext limits.
     let e = kms.encrypt().key_id(&id).plaintext(Blob::new(vec![0u8; 4097])).send().await.unwrap_err();
@@ -231,15 +259,31 @@ async fn aliases_are_accepted_wherever_a_key_id_is() {
     assert_eq!(for_key.aliases().iter().map(|a| a.alias_name().unwrap()).collect::<Vec<_>>(), vec!["alias/chat/bob"]);
     assert_eq!(for_key.aliases()[0].alias_arn(), Some("arn:aws:kms:us-east-1:000000000000:alias/chat/bob"));
 
+    // One alias per page.
+    let first = kms.list_aliases().limit(1).send().await.unwrap();
+    assert!(first.truncated);
+    let second = kms.list_aliases().limit(1).set_marker(first.next_marker.clone()).send().await.unwrap();
+    assert!(!second.truncated);
+    let names: Vec<_> = first.aliases().iter().chain(second.aliases()).map(|a| a.alias_name().unwrap()).collect();
+    assert_eq!(names, vec!["alias/chat/alice", "alias/chat/bob"]);
+
     kms.delete_alias().alias_name("alias/chat/bob").send().await.unwrap();
     let e = kms.describe_key().key_id("alias/chat/bob").send().await.unwrap_err();
     assert_eq!((common::code(&e).as_str(), common::status(&e)), ("NotFoundException", Some(400)));
     let e = kms.delete_alias().alias_name("alias/chat/bob").send().await.unwrap_err();
     assert_eq!(common::code(&e), "NotFoundException");
 
-    // AWS managed aliases exist on first use.
+    // AWS managed aliases exist on first use; their keys serve only through their service.
     let managed = kms.describe_key().key_id("alias/aws/s3").send().await.unwrap().key_metadata.unwrap();
     assert_eq!(managed.key_manager.map(|m| m.as_str().to_string()).as_deref(), Some("AWS"));
+    let e = kms.encrypt().key_id("alias/aws/s3").plaintext(Blob::new("x")).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "AccessDeniedException");
+    let policy = kms.get_key_policy().key_id("alias/aws/s3").send().await.unwrap().policy.unwrap();
+    assert!(policy.contains("s3.us-east-1.amazonaws.com"), "{policy}");
+    let e = kms.put_key_policy().key_id("alias/aws/s3").policy(policy).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "AccessDeniedException");
+    let e = kms.schedule_key_deletion().key_id(&managed.key_id).send().await.unwrap_err();
+    assert_eq!(common::code(&e), "AccessDeniedException");
 }
 
 #[tokio::test]
@@ -278,14 +322,25 @@ async fn disabled_pending_and_deleted_keys() {
     let e = kms.cancel_key_deletion().key_id(&id).send().await.unwrap_err();
     assert_eq!(common::code(&e), "KMSInvalidStateException");
 
-    // Scheduled again, it is gone once the emulator clock passes the window.
-    kms.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    // Scheduled again, it is gone once the emulator clock passes the window, with its aliases.
+    kms.create_alias().alias_name("alias/doomed").target_key_id(&id).send().await.unwrap();
+    let sched = kms.schedule_key_deletion().key_id("alias/doomed").pending_window_in_days(7).send().await.unwrap();
+    let meta = kms.describe_key().key_id(&id).send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(meta.deletion_date, sched.deletion_date);
+    assert_eq!(meta.pending_deletion_window_in_days, Some(7));
+    assert!(!meta.enabled);
     common::advance_clock(emu.url(), "6days").await;
     assert!(kms.describe_key().key_id(&id).send().await.is_ok());
     common::advance_clock(emu.url(), "2days").await;
     let e = kms.describe_key().key_id(&id).send().await.unwrap_err();
     assert_eq!(common::code(&e), "NotFoundException");
+    // Its ciphertexts no longer decrypt: AWS cannot tell a deleted key from an inaccessible one.
     let e = kms.decrypt().ciphertext_blob(blob).send().await.unwrap_err();
+    assert_eq!((common::code(&e).as_str(), common::status(&e)), ("AccessDeniedException", Some(400)));
+    assert!(format!("{e:?}").contains("The ciphertext refers to a customer master key that does not exist"), "{e:?}");
+    assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
+    assert!(kms.list_aliases().send().await.unwrap().aliases().is_empty());
+    let e = kms.describe_key().key_id("alias/doomed").send().await.unwrap_err();
     assert_eq!(common::code(&e), "NotFoundException");
 }
 
@@ -364,6 +419,7 @@ async fn key_policy_limits_decryption_to_the_recipient() {
     admin.put_key_policy().key_id(&id).policy_name("default").policy(policy.to_string()).send().await.unwrap();
     let e = backend.generate_data_key().key_id(&id).key_spec(DataKeySpec::Aes256).send().await.unwrap_err();
     assert_eq!(common::code(&e), "AccessDeniedException");
+    assert!(format!("{e:?}").contains("with an explicit deny in a resource-based policy"), "{e:?}");
     let got = admin.get_key_policy().key_id(&id).policy_name("default").send().await.unwrap().policy.unwrap();
     assert!(got.contains("\"Deny\""));
 
@@ -412,6 +468,19 @@ async fn bad_input_gets_json_protocol_errors() {
         ("DescribeKey", "{}", 400, "ValidationException"),
         ("DescribeKey", r#"{"KeyId": "not-a-key"}"#, 400, "NotFoundException"),
         ("CreateKey", r#"{"Policy": "{\"Statement\": 1}"}"#, 400, "MalformedPolicyDocumentException"),
+        ("DescribeKey", r#"{"KeyId": ""}"#, 400, "ValidationException"),
+        ("Decrypt", r#"{"CiphertextBlob": ""}"#, 400, "ValidationException"),
+        ("Decrypt", "{}", 400, "ValidationException"),
+        // Our version byte, but no key id where one belongs.
+        (
+            "Decrypt",
+            r#"{"CiphertextBlob": "AXh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#,
+            400,
+            "InvalidCiphertextException",
+        ),
+        ("GenerateRandom", r#"{"NumberOfBytes": "8"}"#, 400, "SerializationException"),
+        ("ListAliases", r#"{"Marker": "elsewhere"}"#, 400, "InvalidMarkerException"),
+        ("ScheduleKeyDeletion", r#"{"KeyId": "alias/x", "PendingWindowInDays": 31}"#, 400, "ValidationException"),
     ];
     for (target, body, status, code) in cases {
         let resp = post(target, body).await.unwrap();
@@ -426,6 +495,34 @@ async fn bad_input_gets_json_protocol_errors() {
     let resp = post("DescribeKey", r#"{"KeyId": "00000000-0000-4000-8000-000000000000"}"#).await.unwrap();
     let body = resp.text().await.unwrap();
     insta::assert_snapshot!("kms_not_found", body);
+
+    // The AccessDeniedException body for a caller the key policy does not name for the action.
+    let policy = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+        "Action": ["kms:Describe*", "kms:PutKeyPolicy"], "Resource": "*"}]});
+    let created: serde_json::Value = common::http()
+        .post(emu.url())
+        .header("X-Amz-Target", "TrentService.CreateKey")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(serde_json::json!({"Policy": policy.to_string()}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let resp = common::http()
+        .post(emu.url())
+        .header("X-Amz-Target", "TrentService.Encrypt")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(serde_json::json!({"KeyId": key_id, "Plaintext": "eA=="}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["x-amzn-errortype"], "AccessDeniedException");
+    let body = common::redact_ids(&resp.text().await.unwrap()).replace(&key_id, "KEY_ID");
+    insta::assert_snapshot!("kms_access_denied", body);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use crate::error::{AwsError, Result};
 use crate::state::Ctx;
 
 fn validate_name(name: &str) -> Result<()> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'));
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-'));
     if !name.starts_with("alias/") || name.len() <= 6 || name.len() > 256 || !ok_chars {
         return Err(AwsError::validation(format!(
             "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$ and begin with alias/"
@@ -29,6 +29,7 @@ fn validate_name(name: &str) -> Result<()> {
 
 /// The key an alias may point at: a customer managed key given by id or key ARN.
 async fn target(ctx: &Ctx, target_key_id: &str, action: &str) -> Result<keys::Key> {
+    keys::check_key_id("targetKeyId", target_key_id)?;
     if target_key_id.starts_with("alias/") || target_key_id.contains(":alias/") {
         return Err(AwsError::validation("Aliases must refer to keys. Not aliases"));
     }
@@ -147,6 +148,9 @@ pub struct ListAliasesOutput {
 
 pub async fn list_aliases(ctx: &Ctx, input: ListAliasesInput) -> Result<ListAliasesOutput> {
     let limit = keys::check_limit(input.limit)?;
+    if input.marker.as_deref().is_some_and(|m| !m.starts_with("alias/")) {
+        return Err(keys::invalid_marker());
+    }
     let key_filter = match &input.key_id {
         Some(k) => Some(resolve(ctx, k).await?.key_id),
         None => None,

@@ -41,6 +41,27 @@ fn check_plaintext(p: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// What a request with `DryRun` set gets once every check has passed.
+fn dry_run() -> AwsError {
+    AwsError::new(
+        http::StatusCode::PRECONDITION_FAILED,
+        "DryRunOperationException",
+        "The request would have succeeded, but the DryRun option is set.",
+    )
+}
+
+/// The model's bounds for `CiphertextBlob` (1..=6144 bytes).
+fn check_ciphertext(c: &[u8]) -> Result<()> {
+    let bound = match c.len() {
+        0 => "greater than or equal to 1",
+        n if n > 6144 => "less than or equal to 6144",
+        _ => return Ok(()),
+    };
+    Err(AwsError::validation(format!(
+        "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length {bound}"
+    )))
+}
+
 /// Seals `plaintext` under an enabled key the caller may use for `action`.
 fn seal(ctx: &Ctx, key: &Key, plaintext: &[u8], context: &Context) -> Vec<u8> {
     blob::seal(&key.key_id, &key.material, ctx.rng().bytes::<12>(), plaintext, context)
@@ -55,12 +76,15 @@ async fn unseal(
     action: &str,
     via: Option<&str>,
 ) -> Result<(Key, Vec<u8>)> {
+    check_ciphertext(ciphertext)?;
     let invalid = || AwsError::bad_request("InvalidCiphertextException", "");
-    let parsed = blob::parse(ciphertext).ok_or_else(invalid)?;
+    let parsed = blob::parse(ciphertext).filter(|p| keys::is_uuid(p.key_id)).ok_or_else(invalid)?;
+    // A blob naming a key that is not (or no longer) here: AWS answers this way, since it
+    // cannot tell a deleted key from one in another region or one the caller may not see.
     let key = keys::load(ctx, parsed.key_id).await?.ok_or_else(|| {
         AwsError::bad_request(
-            "NotFoundException",
-            format!("Key '{}' does not exist", keys::key_arn(ctx, parsed.key_id)),
+            "AccessDeniedException",
+            "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.",
         )
     })?;
     if let Some(expected) = expected_key {
@@ -87,6 +111,8 @@ pub struct EncryptInput {
     #[serde(default)]
     encryption_context: Context,
     encryption_algorithm: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
 }
 
 #[derive(Serialize)]
@@ -104,6 +130,9 @@ pub async fn encrypt(ctx: &Ctx, input: EncryptInput) -> Result<EncryptOutput> {
     let key = resolve(ctx, &input.key_id).await?;
     authorize(ctx, &key, "kms:Encrypt", &input.encryption_context, None)?;
     require_enabled(&key)?;
+    if input.dry_run {
+        return Err(dry_run());
+    }
     let ciphertext_blob = seal(ctx, &key, &input.plaintext, &input.encryption_context);
     Ok(EncryptOutput { ciphertext_blob, key_id: key.arn, encryption_algorithm: ALGORITHM })
 }
@@ -117,6 +146,8 @@ pub struct DecryptInput {
     encryption_context: Context,
     key_id: Option<String>,
     encryption_algorithm: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
 }
 
 #[derive(Serialize)]
@@ -133,6 +164,9 @@ pub async fn decrypt(ctx: &Ctx, input: DecryptInput) -> Result<DecryptOutput> {
     let (key, plaintext) =
         unseal(ctx, &input.ciphertext_blob, &input.encryption_context, input.key_id.as_deref(), "kms:Decrypt", None)
             .await?;
+    if input.dry_run {
+        return Err(dry_run());
+    }
     Ok(DecryptOutput { key_id: key.arn, plaintext, encryption_algorithm: ALGORITHM })
 }
 
@@ -149,6 +183,8 @@ pub struct ReEncryptInput {
     destination_encryption_context: Context,
     source_encryption_algorithm: Option<String>,
     destination_encryption_algorithm: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
 }
 
 #[derive(Serialize)]
@@ -165,6 +201,10 @@ pub struct ReEncryptOutput {
 pub async fn re_encrypt(ctx: &Ctx, input: ReEncryptInput) -> Result<ReEncryptOutput> {
     check_algorithm(input.source_encryption_algorithm.as_deref())?;
     check_algorithm(input.destination_encryption_algorithm.as_deref())?;
+    keys::check_key_id("destinationKeyId", &input.destination_key_id)?;
+    if let Some(source) = &input.source_key_id {
+        keys::check_key_id("sourceKeyId", source)?;
+    }
     let (source, plaintext) = unseal(
         ctx,
         &input.ciphertext_blob,
@@ -177,6 +217,9 @@ pub async fn re_encrypt(ctx: &Ctx, input: ReEncryptInput) -> Result<ReEncryptOut
     let dest = resolve(ctx, &input.destination_key_id).await?;
     authorize(ctx, &dest, "kms:ReEncryptTo", &input.destination_encryption_context, None)?;
     require_enabled(&dest)?;
+    if input.dry_run {
+        return Err(dry_run());
+    }
     let ciphertext_blob = seal(ctx, &dest, &plaintext, &input.destination_encryption_context);
     Ok(ReEncryptOutput {
         ciphertext_blob,
@@ -195,6 +238,8 @@ pub struct DataKeyInput {
     number_of_bytes: Option<i64>,
     #[serde(default)]
     encryption_context: Context,
+    #[serde(default)]
+    dry_run: bool,
 }
 
 #[derive(Serialize)]
@@ -234,6 +279,9 @@ async fn data_key(ctx: &Ctx, input: DataKeyInput, action: &str, via: Option<&str
     let key = resolve(ctx, &input.key_id).await?;
     authorize(ctx, &key, action, &input.encryption_context, via)?;
     require_enabled(&key)?;
+    if input.dry_run {
+        return Err(dry_run());
+    }
     let plaintext = ctx.rng().vec(len);
     let blob = seal(ctx, &key, &plaintext, &input.encryption_context);
     Ok((key, plaintext, blob))
@@ -279,6 +327,7 @@ pub async fn data_key_for_service(
         key_spec: Some("AES_256".into()),
         number_of_bytes: None,
         encryption_context: context.clone(),
+        dry_run: false,
     };
     let (key, plaintext, blob) = data_key(ctx, input, "kms:GenerateDataKey", Some(via)).await?;
     Ok((key.arn, plaintext, blob))

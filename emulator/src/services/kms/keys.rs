@@ -84,13 +84,34 @@ fn not_found_key(arn: &str) -> AwsError {
     AwsError::bad_request("NotFoundException", format!("Key '{arn}' does not exist"))
 }
 
-fn is_uuid(s: &str) -> bool {
+pub fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
 }
 
+/// The model's length bounds for a key identifier (1..=2048), reported under `member`.
+pub fn check_key_id(member: &str, key_id: &str) -> Result<()> {
+    let bound = match key_id.chars().count() {
+        0 => "greater than or equal to 1",
+        n if n > 2048 => "less than or equal to 2048",
+        _ => return Ok(()),
+    };
+    Err(AwsError::validation(format!(
+        "1 validation error detected: Value '{key_id}' at '{member}' failed to satisfy constraint: Member must have length {bound}"
+    )))
+}
+
+/// A `Marker` this service did not hand out.
+pub fn invalid_marker() -> AwsError {
+    AwsError::bad_request(
+        "InvalidMarkerException",
+        "The marker that specifies where pagination should next begin is not valid.",
+    )
+}
+
 /// Finds the key a `KeyId` argument names.
 pub async fn resolve(ctx: &Ctx, key_id: &str) -> Result<Key> {
+    check_key_id("keyId", key_id)?;
     let prefix = format!("arn:aws:kms:{}:{}:", ctx.config().region, ctx.account());
     let local = match key_id.strip_prefix(&prefix) {
         Some(rest) => rest,
@@ -108,7 +129,7 @@ pub async fn resolve(ctx: &Ctx, key_id: &str) -> Result<Key> {
     }
     let id = local.strip_prefix("key/").unwrap_or(local);
     if !is_uuid(id) {
-        return Err(AwsError::bad_request("NotFoundException", format!("Invalid keyId '{key_id}'")));
+        return Err(AwsError::bad_request("NotFoundException", format!("Invalid keyId {key_id}")));
     }
     load(ctx, id).await?.ok_or_else(|| not_found_key(&key_arn(ctx, id)))
 }
@@ -148,7 +169,9 @@ async fn create_aws_managed(ctx: &Ctx, alias: &str) -> Result<Key> {
         sqlx::query("SELECT 1 FROM kms_aliases WHERE alias_name = ?").bind(alias).fetch_optional(&mut *tx).await?;
     if exists.is_none() {
         let description = format!("Default key that protects my {service} data when no other key is defined");
-        let key = new_key(ctx, description, None, "AWS");
+        let via = format!("{service}.{}.amazonaws.com", ctx.config().region);
+        let policy = policy::aws_managed_policy(ctx.account(), &via);
+        let key = new_key(ctx, description, Some(policy), "AWS");
         insert(&mut tx, &key).await?;
         sqlx::query("INSERT INTO kms_aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
             .bind(alias)
@@ -581,6 +604,9 @@ pub fn check_limit(limit: Option<i64>) -> Result<i64> {
 pub async fn list_keys(ctx: &Ctx, input: ListKeysInput) -> Result<ListKeysOutput> {
     let limit = check_limit(input.limit)?;
     let after = input.marker.unwrap_or_default();
+    if !after.is_empty() && !is_uuid(&after) {
+        return Err(invalid_marker());
+    }
     let rows = sqlx::query("SELECT key_id, arn FROM kms_keys WHERE key_id > ? ORDER BY key_id LIMIT ?")
         .bind(&after)
         .bind(limit + 1)

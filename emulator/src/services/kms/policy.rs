@@ -168,10 +168,14 @@ fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
 /// The request's values for a condition key (several for multi-valued keys); `None` if absent.
 fn context_values(key: &str, req: &Request<'_>) -> Option<Vec<String>> {
     const CONTEXT: &str = "kms:encryptioncontext:";
-    let lower = key.to_ascii_lowercase();
+    let lower = key.to_lowercase();
     if lower.len() > CONTEXT.len() && lower.starts_with(CONTEXT) {
-        // The context key itself keeps its case.
-        return req.context.get(&key[CONTEXT.len()..]).map(|v| vec![v.clone()]);
+        // As in AWS, the context key named in the condition matches regardless of case (the
+        // values keep theirs); `kms:EncryptionContextKeys` is the case-sensitive check.
+        let wanted = &lower[CONTEXT.len()..];
+        let values: Vec<String> =
+            req.context.iter().filter(|(k, _)| k.to_lowercase() == wanted).map(|(_, v)| v.clone()).collect();
+        return (!values.is_empty()).then_some(values);
     }
     match lower.as_str() {
         "kms:encryptioncontextkeys" => {
@@ -182,7 +186,10 @@ fn context_values(key: &str, req: &Request<'_>) -> Option<Vec<String>> {
             }
         }
         "kms:calleraccount" | "aws:principalaccount" => Some(vec![req.principal_account.to_string()]),
-        "aws:principalarn" => Some(vec![req.principal_arn.to_string()]),
+        // For an assumed-role session this is the role's ARN, not the session's.
+        "aws:principalarn" => {
+            Some(vec![assumed_role_arn(req.principal_arn).unwrap_or_else(|| req.principal_arn.to_string())])
+        }
         "kms:viaservice" => req.via_service.map(|v| vec![v.to_string()]),
         "kms:encryptionalgorithm" => Some(vec!["SYMMETRIC_DEFAULT".to_string()]),
         _ => None,
@@ -259,6 +266,34 @@ pub fn default_policy(account: &str) -> String {
             "Action": "kms:*",
             "Resource": "*"
         }]
+    })
+    .to_string()
+}
+
+/// The policy of an AWS managed key (`alias/aws/<service>`): principals of the account may use
+/// it for cryptography only through that service (`kms:ViaService`), and may read its metadata
+/// and policy directly; nobody may change it.
+pub fn aws_managed_policy(account: &str, via_service: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "auto-managed-key-policy",
+        "Statement": [
+            {
+                "Sid": "Allow access through the service for all principals in the account that are authorized to use it",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": via_service}}
+            },
+            {
+                "Sid": "Allow direct access to key metadata to the account",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+                "Resource": "*"
+            }
+        ]
     })
     .to_string()
 }
@@ -359,6 +394,36 @@ mod tests {
             &c
         ));
         assert!(!held(serde_json::json!({"NumericLessThan": {"kms:CallerAccount": "1"}}), &c));
+    }
+
+    #[test]
+    fn context_key_names_ignore_case_but_values_do_not() {
+        let p = parse(
+            &serde_json::json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt",
+                "Condition": {"StringEquals": {"kms:EncryptionContext:Recipient": "alice"}}}})
+            .to_string(),
+        )
+        .unwrap();
+        let decide = |c: &BTreeMap<String, String>| evaluate(&p, &req("kms:Decrypt", ROLE, c));
+        assert_eq!(decide(&ctx(&[("recipient", "alice")])), Decision::Allow);
+        assert_eq!(decide(&ctx(&[("RECIPIENT", "alice")])), Decision::Allow);
+        assert_eq!(decide(&ctx(&[("recipient", "Alice")])), Decision::ImplicitDeny);
+        // The case-sensitive check on key names is kms:EncryptionContextKeys.
+        let keys = serde_json::json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*",
+            "Condition": {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "recipient"}}}});
+        let upper = ctx(&[("Recipient", "alice")]);
+        assert_eq!(evaluate(&keys, &req("kms:Decrypt", ROLE, &upper)), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn principal_arn_of_an_assumed_role_session_is_the_role() {
+        let p = serde_json::json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": ROLE}}}});
+        let none = ctx(&[]);
+        let session = "arn:aws:sts::111122223333:assumed-role/backend/lambda-1";
+        assert_eq!(evaluate(&p, &req("kms:Decrypt", session, &none)), Decision::Allow);
+        let other = "arn:aws:sts::111122223333:assumed-role/frontend/lambda-1";
+        assert_eq!(evaluate(&p, &req("kms:Decrypt", other, &none)), Decision::ImplicitDeny);
     }
 
     #[test]
