@@ -1070,3 +1070,58 @@ async fn ttl_expires_items_on_the_emulator_clock() {
         .unwrap();
     assert_eq!(left.count, 1, "only the non-number TTL item remains two hours later");
 }
+
+#[tokio::test]
+async fn ttl_also_removes_index_entries() {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType, TimeToLiveSpecification};
+    let t0: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let emu = common::builder().clock(t0).start().await.unwrap();
+    let db = dynamo(emu.url());
+    let def = |name: &str| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+    };
+    let key = |name: &str, t: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(t).build().unwrap();
+    db.create_table()
+        .table_name("conns")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(def("pk"))
+        .attribute_definitions(def("user"))
+        .key_schema(key("pk", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("byUser")
+                .key_schema(key("user", KeyType::Hash))
+                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().unwrap();
+    db.update_time_to_live().table_name("conns").time_to_live_specification(spec).send().await.unwrap();
+    for (id, ttl) in [("c1", 60), ("c2", 7200)] {
+        db.put_item()
+            .table_name("conns")
+            .item("pk", s(id))
+            .item("user", s("u1"))
+            .item("ttl", AttributeValue::N((t0.timestamp() + ttl).to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let by_user = || {
+        db.query()
+            .table_name("conns")
+            .index_name("byUser")
+            .key_condition_expression("#u = :u")
+            .expression_attribute_names("#u", "user")
+            .expression_attribute_values(":u", s("u1"))
+            .send()
+    };
+    assert_eq!(by_user().await.unwrap().count, 2);
+    common::advance_clock(emu.url(), "5m").await;
+    let left = by_user().await.unwrap();
+    assert_eq!(left.count, 1);
+    assert_eq!(left.items()[0]["pk"], s("c2"));
+}
