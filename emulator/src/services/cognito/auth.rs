@@ -291,16 +291,21 @@ async fn sign_in(ctx: &Ctx, pool: &Pool, client: &Client, user: &User, source: T
     .execute(ctx.store().pool())
     .await?;
     let issued = tokens::issue(ctx, pool, client, user, &session, overrides.as_ref()).await?;
-    Ok(json!({
-        "ChallengeParameters": {},
-        "AuthenticationResult": {
-            "AccessToken": issued.access_token,
-            "ExpiresIn": issued.access_ttl,
-            "TokenType": "Bearer",
-            "RefreshToken": refresh_token,
-            "IdToken": issued.id_token,
-        },
-    }))
+    Ok(authentication_result(issued, Some(refresh_token)))
+}
+
+/// The answer to a completed authentication (refresh flows get no new refresh token).
+fn authentication_result(issued: tokens::Issued, refresh_token: Option<String>) -> Value {
+    let mut result = json!({
+        "AccessToken": issued.access_token,
+        "ExpiresIn": issued.access_ttl,
+        "TokenType": "Bearer",
+        "IdToken": issued.id_token,
+    });
+    if let Some(t) = refresh_token {
+        result["RefreshToken"] = t.into();
+    }
+    json!({ "ChallengeParameters": {}, "AuthenticationResult": result })
 }
 
 async fn refresh(ctx: &Ctx, pool: &Pool, client: &Client, token: &str, secret_hash: Option<&String>) -> Result<Value> {
@@ -328,15 +333,7 @@ async fn refresh(ctx: &Ctx, pool: &Pool, client: &Client, token: &str, secret_ha
     let overrides =
         triggers::pre_token_generation(ctx, pool, &client.client_id, &user, TokenSource::RefreshTokens).await?;
     let issued = tokens::issue(ctx, pool, client, &user, &session, overrides.as_ref()).await?;
-    Ok(json!({
-        "ChallengeParameters": {},
-        "AuthenticationResult": {
-            "AccessToken": issued.access_token,
-            "ExpiresIn": issued.access_ttl,
-            "TokenType": "Bearer",
-            "IdToken": issued.id_token,
-        },
-    }))
+    Ok(authentication_result(issued, None))
 }
 
 #[derive(Deserialize)]
