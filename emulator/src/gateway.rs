@@ -122,7 +122,7 @@ fn json_protocol(prefix: &str) -> Protocol {
     match prefix {
         kms::TARGET_PREFIX => Protocol::AwsJson(kms::FLAVOR),
         cognito::TARGET_PREFIX => Protocol::AwsJson(cognito::FLAVOR),
-        dynamodb::TARGET_PREFIX => Protocol::AwsJson(dynamodb::FLAVOR),
+        dynamodb::TARGET_PREFIX | dynamodb::streams::TARGET_PREFIX => Protocol::AwsJson(dynamodb::FLAVOR),
         _ => Protocol::AwsJson(aws_json::Flavor { content_type: JSON_1_1, error_namespace: "" }),
     }
 }
@@ -162,6 +162,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                 kms::TARGET_PREFIX => kms::handle(&ctx, op, &req.body).await,
                 cognito::TARGET_PREFIX => cognito::handle(&ctx, op, &req.body).await,
                 dynamodb::TARGET_PREFIX => dynamodb::handle(&ctx, op, &req.body).await,
+                dynamodb::streams::TARGET_PREFIX => dynamodb::streams::handle(&ctx, op, &req.body).await,
                 _ => Err(unknown_operation()),
             },
             Route::Query => {

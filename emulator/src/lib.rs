@@ -154,6 +154,7 @@ impl EmulatorBuilder {
             endpoint: endpoint.clone(),
             config,
             lambda: self.lambda,
+            stream_writes: tokio::sync::Notify::new(),
         });
         let app = gateway::router(emu.clone());
         let (tx, rx) = oneshot::channel::<()>();

@@ -81,6 +81,11 @@ pub fn code<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e: &E) -
     e.code().unwrap_or("<none>").to_string()
 }
 
+/// Error message of an SDK error.
+pub fn message<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e: &E) -> String {
+    e.message().unwrap_or("<none>").to_string()
+}
+
 /// HTTP status of an SDK error, when a response came back.
 pub fn status<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())

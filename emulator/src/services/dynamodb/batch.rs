@@ -51,9 +51,9 @@ pub async fn batch_write_item(ctx: &Ctx, input: Value) -> Result<Value> {
     let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
     for w in &writes {
         let old = items::load_for(&mut tx, w).await?;
-        items::execute(&mut tx, w, old).await?;
+        items::execute(&mut tx, ctx, w, old).await?;
     }
-    tx.commit().await?;
+    items::commit(ctx, tx).await?;
     Ok(json!({ "UnprocessedItems": {} }))
 }
 
@@ -149,7 +149,11 @@ pub async fn transact_write_items(ctx: &Ctx, input: Value) -> Result<Value> {
             reasons.push(json!({ "Code": "None" }));
         } else {
             failed = true;
-            reasons.push(json!({ "Code": "ConditionalCheckFailed", "Message": "The conditional request failed" }));
+            let mut reason = json!({ "Code": "ConditionalCheckFailed", "Message": "The conditional request failed" });
+            if let Some(item) = old.as_ref().filter(|_| w.old_on_failure) {
+                reason["Item"] = serde_json::to_value(item).unwrap_or_default();
+            }
+            reasons.push(reason);
         }
         olds.push(old);
     }
@@ -166,9 +170,9 @@ pub async fn transact_write_items(ctx: &Ctx, input: Value) -> Result<Value> {
         .with_json("CancellationReasons", Value::Array(reasons)));
     }
     for (w, old) in writes.iter().zip(olds) {
-        items::execute(&mut tx, w, old).await?;
+        items::execute(&mut tx, ctx, w, old).await?;
     }
-    tx.commit().await?;
+    items::commit(ctx, tx).await?;
     Ok(json!({}))
 }
 

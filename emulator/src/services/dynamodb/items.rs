@@ -291,6 +291,8 @@ pub(super) struct Write {
     pub cond: Option<expr::Condition>,
     pub values: Values,
     pub touched: BTreeSet<String>,
+    /// ReturnValuesOnConditionCheckFailure is ALL_OLD: a failed condition reports the item.
+    pub old_on_failure: bool,
 }
 
 fn table_name(input: &Value) -> Result<&str> {
@@ -311,6 +313,15 @@ pub(super) async fn prepare(ctx: &Ctx, kind: &str, input: &Value) -> Result<Writ
         (None, Some(key_input(input)?))
     };
     let update = if kind == "Update" { exprs.update(input["UpdateExpression"].as_str())? } else { None };
+    let old_on_failure = match input["ReturnValuesOnConditionCheckFailure"].as_str() {
+        None | Some("NONE") => false,
+        Some("ALL_OLD") => true,
+        Some(other) => {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
+            )));
+        }
+    };
     let cond = exprs.condition(Kind::Condition, input["ConditionExpression"].as_str())?;
     if kind == "Check" && cond.is_none() {
         return Err(AwsError::member_null("ConditionExpression"));
@@ -350,7 +361,7 @@ pub(super) async fn prepare(ctx: &Ctx, kind: &str, input: &Value) -> Result<Writ
         ("Update", _) => Action::Update(update),
         _ => Action::Check,
     };
-    Ok(Write { table, pk, sk, key, action, cond, values: exprs.values, touched })
+    Ok(Write { table, pk, sk, key, action, cond, values: exprs.values, touched, old_on_failure })
 }
 
 /// Whether a write's condition holds for the item as stored.
@@ -363,6 +374,7 @@ pub(super) fn condition_holds(w: &Write, old: Option<&Item>) -> Result<bool> {
 /// Runs a prepared write in `tx` (its condition already checked): the old and new item.
 pub(super) async fn execute(
     tx: &mut sqlx::SqliteConnection,
+    ctx: &Ctx,
     w: &Write,
     old: Option<Item>,
 ) -> Result<(Option<Item>, Option<Item>)> {
@@ -390,7 +402,15 @@ pub(super) async fn execute(
                 .await?;
         }
     }
+    super::streams::record(tx, ctx, &w.table, old.as_ref(), new.as_ref(), None).await?;
     Ok((old, new))
+}
+
+/// Commits a transaction that wrote items and wakes stream pollers.
+pub(super) async fn commit(ctx: &Ctx, tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<()> {
+    tx.commit().await?;
+    ctx.emu.stream_writes.notify_waiters();
+    Ok(())
 }
 
 /// The encoded index key of an item, or `None` when the item lacks an index key attribute
@@ -456,20 +476,48 @@ async fn sync_indexes(
     let Some(item) = item else { return Ok(()) };
     for ix in &indexes {
         let Some((ipk, isk)) = index_key(ix, item)? else { continue };
-        let projected = project_for_index(table, ix, item);
-        sqlx::query(
-            "INSERT INTO ddb_index_items (table_name, index_name, ipk, isk, pk, sk, item, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+        insert_index_entry(tx, table, ix, (&ipk, &isk), (pk, sk), item).await?;
+    }
+    Ok(())
+}
+
+async fn insert_index_entry(
+    tx: &mut sqlx::SqliteConnection,
+    table: &Table,
+    ix: &tables::Index,
+    (ipk, isk): (&[u8], &[u8]),
+    (pk, sk): (&[u8], &[u8]),
+    item: &Item,
+) -> Result<()> {
+    let projected = project_for_index(table, ix, item);
+    sqlx::query(
+        "INSERT INTO ddb_index_items (table_name, index_name, ipk, isk, pk, sk, item, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&table.name)
+    .bind(&ix.name)
+    .bind(ipk)
+    .bind(isk)
+    .bind(pk)
+    .bind(sk)
+    .bind(serde_json::to_string(&projected).unwrap_or_default())
+    .bind(item_size(&projected) as i64)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Fills a newly created index from the table's items. Items whose index key attribute has the
+/// wrong type are left out of the index (AWS reports them as index violations; the table keeps them).
+pub(super) async fn backfill_index(tx: &mut sqlx::SqliteConnection, table: &Table, ix: &tables::Index) -> Result<()> {
+    let rows = sqlx::query("SELECT pk, sk, item FROM ddb_items WHERE table_name = ?")
         .bind(&table.name)
-        .bind(&ix.name)
-        .bind(ipk)
-        .bind(isk)
-        .bind(pk)
-        .bind(sk)
-        .bind(serde_json::to_string(&projected).unwrap_or_default())
-        .bind(item_size(&projected) as i64)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+    for r in rows {
+        let Ok(item) = serde_json::from_str::<Item>(r.get::<&str, _>(2)) else { continue };
+        let Ok(Some((ipk, isk))) = index_key(ix, &item) else { continue };
+        let (pk, sk): (Vec<u8>, Vec<u8>) = (r.get(0), r.get(1));
+        insert_index_entry(tx, table, ix, (&ipk, &isk), (&pk, &sk), &item).await?;
     }
     Ok(())
 }
@@ -484,10 +532,14 @@ async fn single(ctx: &Ctx, kind: &str, input: &Value) -> Result<(Write, Option<I
     let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
     let old = load_for(&mut tx, &w).await?;
     if !condition_holds(&w, old.as_ref())? {
-        return Err(conditional_check_failed());
+        let err = conditional_check_failed();
+        return Err(match old {
+            Some(item) if w.old_on_failure => err.with_json("Item", serde_json::to_value(item).unwrap_or_default()),
+            _ => err,
+        });
     }
-    let (old, new) = execute(&mut tx, &w, old).await?;
-    tx.commit().await?;
+    let (old, new) = execute(&mut tx, ctx, &w, old).await?;
+    commit(ctx, tx).await?;
     Ok((w, old, new))
 }
 

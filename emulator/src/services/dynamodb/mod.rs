@@ -7,11 +7,12 @@
 //! | `expr.rs`   | the expression language: one parser for all five expression kinds    |
 //! | `eval.rs`   | evaluating conditions and applying updates to items                  |
 //! | `reserved.rs` | AWS's reserved words                                               |
-//! | `tables.rs` | Create/Describe/List/DeleteTable                                     |
+//! | `tables.rs` | Create/Describe/List/Update/DeleteTable                              |
 //! | `items.rs`  | PutItem, GetItem, DeleteItem, UpdateItem (conditions, projections)   |
 //! | `query.rs`  | Query and Scan: key ranges, filters, pagination, segments            |
 //! | `batch.rs`  | BatchWriteItem, BatchGetItem, TransactWriteItems, TransactGetItems   |
 //! | `ttl.rs`    | Update/DescribeTimeToLive and the expiry sweeper (emulator clock)    |
+//! | `streams.rs` | DynamoDB Streams: change records, the Streams API, the poller hook  |
 
 mod batch;
 mod eval;
@@ -19,6 +20,7 @@ pub mod expr;
 mod items;
 mod query;
 mod reserved;
+pub mod streams;
 mod tables;
 mod ttl;
 pub mod value;
@@ -41,6 +43,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
         "DescribeTable" => tables::describe_table,
         "ListTables" => tables::list_tables,
         "DeleteTable" => tables::delete_table,
+        "UpdateTable" => tables::update_table,
         "PutItem" => items::put_item,
         "GetItem" => items::get_item,
         "DeleteItem" => items::delete_item,

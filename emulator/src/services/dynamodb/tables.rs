@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
+use super::streams::{self, Stream};
 use super::{in_use, not_found_table};
 use crate::error::{AwsError, Result};
 use crate::state::Ctx;
@@ -17,6 +18,8 @@ pub struct Table {
     pub created_at: f64,
     /// The TimeToLive attribute, when TTL is enabled.
     pub ttl_attribute: Option<String>,
+    /// The latest stream, open or closed; `None` if streams were never enabled.
+    pub stream: Option<Stream>,
 }
 
 /// A key attribute: its name and scalar type (`S`, `N` or `B`).
@@ -108,18 +111,34 @@ impl Table {
 }
 
 pub async fn load(ctx: &Ctx, name: &str) -> Result<Table> {
-    let row =
-        sqlx::query("SELECT name, table_id, definition, created_at, ttl_attribute FROM ddb_tables WHERE name = ?")
-            .bind(name)
-            .fetch_optional(ctx.store().pool())
-            .await?
-            .ok_or_else(not_found_table)?;
+    let mut conn = ctx.store().pool().acquire().await?;
+    load_in(&mut conn, name).await
+}
+
+/// [`load`] on a given connection (inside a write transaction).
+pub async fn load_in(conn: &mut sqlx::SqliteConnection, name: &str) -> Result<Table> {
+    let row = sqlx::query(
+        "SELECT t.name, t.table_id, t.definition, t.created_at, t.ttl_attribute,
+                s.stream_arn, s.label, s.view_type, s.closed_at IS NULL
+         FROM ddb_tables t LEFT JOIN ddb_streams s ON s.stream_arn = t.stream_arn WHERE t.name = ?",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(not_found_table)?;
+    let stream = row.get::<Option<String>, _>(5).map(|arn| Stream {
+        arn,
+        label: row.get(6),
+        view_type: row.get(7),
+        enabled: row.get(8),
+    });
     Ok(Table {
         name: row.get(0),
         table_id: row.get(1),
         definition: serde_json::from_str(row.get::<&str, _>(2)).unwrap_or_default(),
         created_at: row.get(3),
         ttl_attribute: row.get(4),
+        stream,
     })
 }
 
@@ -172,6 +191,7 @@ pub async fn create_table(ctx: &Ctx, input: Value) -> Result<Value> {
     for kind in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
         for index in input[kind].as_array().into_iter().flatten() {
             check_key_schema(&index["KeySchema"], "index")?;
+            check_projection(&index["Projection"])?;
             used.extend(key_names(&index["KeySchema"]));
         }
     }
@@ -208,7 +228,9 @@ pub async fn create_table(ctx: &Ctx, input: Value) -> Result<Value> {
             )));
         }
     }
+    let stream = stream_spec(&input["StreamSpecification"], true)?.flatten();
     let table_id = ctx.rng().uuid();
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
     let inserted = sqlx::query(
         "INSERT INTO ddb_tables (name, table_id, definition, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )
@@ -216,16 +238,57 @@ pub async fn create_table(ctx: &Ctx, input: Value) -> Result<Value> {
     .bind(&table_id)
     .bind(input.to_string())
     .bind(ctx.epoch())
-    .execute(ctx.store().pool())
+    .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(in_use(format!("Table already exists: {name}")));
     }
-    let table = load(ctx, &name).await?;
-    Ok(json!({ "TableDescription": describe(ctx, &table, "ACTIVE", 0, 0) }))
+    if let Some(view_type) = stream {
+        streams::open(&mut tx, ctx, &name, &input["KeySchema"], &view_type).await?;
+    }
+    let table = load_in(&mut tx, &name).await?;
+    tx.commit().await?;
+    Ok(json!({ "TableDescription": describe(ctx, &table, "ACTIVE", &Counts::default()) }))
 }
 
-fn describe(ctx: &Ctx, t: &Table, status: &str, items: i64, bytes: i64) -> Value {
+/// A StreamSpecification: `None` when absent, `Some(Some(view type))` to enable,
+/// `Some(None)` to disable. `creating` picks CreateTable's wording of the errors.
+fn stream_spec(spec: &Value, creating: bool) -> Result<Option<Option<String>>> {
+    if spec.is_null() {
+        return Ok(None);
+    }
+    let enabled = spec["StreamEnabled"].as_bool().ok_or_else(|| AwsError::member_null("StreamEnabled"))?;
+    let view_type = spec["StreamViewType"].as_str();
+    if let Some(vt) = view_type
+        && !streams::VIEW_TYPES.contains(&vt)
+    {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{vt}' at 'streamSpecification.streamViewType' failed to satisfy constraint: Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]"
+        )));
+    }
+    match (enabled, view_type, creating) {
+        (true, Some(vt), _) => Ok(Some(Some(vt.to_string()))),
+        (false, None, _) => Ok(Some(None)),
+        (true, None, true) => Err(invalid("Table is being created with a stream enabled, UpdateViewType is required")),
+        (false, Some(_), true) => {
+            Err(invalid("Table is being created with a stream disabled, UpdateViewType should not be specified"))
+        }
+        (true, None, false) => Err(invalid("If stream is being enabled then UpdateViewType is required")),
+        (false, Some(_), false) => {
+            Err(invalid("If stream is being disabled, then UpdateViewType must not be specified"))
+        }
+    }
+}
+
+/// Item counts and sizes of a table and of each of its indexes.
+#[derive(Default)]
+struct Counts {
+    items: i64,
+    bytes: i64,
+    indexes: std::collections::HashMap<String, (i64, i64)>,
+}
+
+fn describe(ctx: &Ctx, t: &Table, status: &str, counts: &Counts) -> Value {
     let d = &t.definition;
     let billing = d["BillingMode"].as_str().unwrap_or("PROVISIONED");
     let throughput = |p: &Value| {
@@ -245,26 +308,28 @@ fn describe(ctx: &Ctx, t: &Table, status: &str, items: i64, bytes: i64) -> Value
         "KeySchema": d["KeySchema"],
         "AttributeDefinitions": d["AttributeDefinitions"],
         "ProvisionedThroughput": throughput(&d["ProvisionedThroughput"]),
-        "TableSizeBytes": bytes,
-        "ItemCount": items,
+        "TableSizeBytes": counts.bytes,
+        "ItemCount": counts.items,
         "BillingModeSummary": { "BillingMode": billing },
         "DeletionProtectionEnabled": d["DeletionProtectionEnabled"].as_bool().unwrap_or(false),
     });
     for kind in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
-        if let Some(indexes) = d[kind].as_array() {
+        if let Some(indexes) = d[kind].as_array().filter(|a| !a.is_empty()) {
             let described: Vec<Value> = indexes
                 .iter()
                 .map(|i| {
+                    let name = i["IndexName"].as_str().unwrap_or_default();
+                    let (items, bytes) = counts.indexes.get(name).copied().unwrap_or_default();
                     let mut x = json!({
-                        "IndexName": i["IndexName"],
+                        "IndexName": name,
                         "KeySchema": i["KeySchema"],
                         "Projection": i["Projection"],
-                        "IndexSizeBytes": 0,
-                        "ItemCount": 0,
-                        "IndexArn": format!("{arn}/index/{}", i["IndexName"].as_str().unwrap_or_default()),
+                        "IndexSizeBytes": bytes,
+                        "ItemCount": items,
+                        "IndexArn": format!("{arn}/index/{name}"),
                     });
                     if kind == "GlobalSecondaryIndexes" {
-                        x["IndexStatus"] = "ACTIVE".into();
+                        x["IndexStatus"] = i["IndexStatus"].as_str().unwrap_or("ACTIVE").into();
                         x["ProvisionedThroughput"] = throughput(&i["ProvisionedThroughput"]);
                     }
                     x
@@ -273,18 +338,32 @@ fn describe(ctx: &Ctx, t: &Table, status: &str, items: i64, bytes: i64) -> Value
             out[kind] = Value::Array(described);
         }
     }
-    if d["StreamSpecification"]["StreamEnabled"] == true {
-        out["StreamSpecification"] = d["StreamSpecification"].clone();
+    if let Some(stream) = &t.stream {
+        if stream.enabled {
+            out["StreamSpecification"] = json!({ "StreamEnabled": true, "StreamViewType": stream.view_type });
+        }
+        out["LatestStreamArn"] = stream.arn.clone().into();
+        out["LatestStreamLabel"] = stream.label.clone().into();
     }
     out
 }
 
-async fn counts(ctx: &Ctx, name: &str) -> Result<(i64, i64)> {
+async fn counts(ctx: &Ctx, name: &str) -> Result<Counts> {
+    let pool = ctx.store().pool();
     let row = sqlx::query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM ddb_items WHERE table_name = ?")
         .bind(name)
-        .fetch_one(ctx.store().pool())
+        .fetch_one(pool)
         .await?;
-    Ok((row.get(0), row.get(1)))
+    let indexes = sqlx::query(
+        "SELECT index_name, COUNT(*), COALESCE(SUM(size), 0) FROM ddb_index_items WHERE table_name = ? GROUP BY index_name",
+    )
+    .bind(name)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| (r.get(0), (r.get(1), r.get(2))))
+    .collect();
+    Ok(Counts { items: row.get(0), bytes: row.get(1), indexes })
 }
 
 #[derive(Deserialize)]
@@ -300,8 +379,8 @@ pub async fn describe_table(ctx: &Ctx, input: TableNameInput) -> Result<Value> {
             format!("Requested resource not found: Table: {} not found", input.table_name),
         )
     })?;
-    let (items, bytes) = counts(ctx, &table.name).await?;
-    Ok(json!({ "Table": describe(ctx, &table, "ACTIVE", items, bytes) }))
+    let counts = counts(ctx, &table.name).await?;
+    Ok(json!({ "Table": describe(ctx, &table, "ACTIVE", &counts) }))
 }
 
 pub async fn delete_table(ctx: &Ctx, input: TableNameInput) -> Result<Value> {
@@ -316,9 +395,14 @@ pub async fn delete_table(ctx: &Ctx, input: TableNameInput) -> Result<Value> {
             "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
         ));
     }
-    let (items, bytes) = counts(ctx, &table.name).await?;
-    sqlx::query("DELETE FROM ddb_tables WHERE name = ?").bind(&table.name).execute(ctx.store().pool()).await?;
-    Ok(json!({ "TableDescription": describe(ctx, &table, "DELETING", items, bytes) }))
+    let counts = counts(ctx, &table.name).await?;
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    if let Some(stream) = &table.stream {
+        streams::close(&mut tx, ctx, &stream.arn).await?;
+    }
+    sqlx::query("DELETE FROM ddb_tables WHERE name = ?").bind(&table.name).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(json!({ "TableDescription": describe(ctx, &table, "DELETING", &counts) }))
 }
 
 #[derive(Deserialize)]
@@ -349,4 +433,319 @@ pub async fn list_tables(ctx: &Ctx, input: ListTablesInput) -> Result<Value> {
         out["LastEvaluatedTableName"] = last.clone().into();
     }
     Ok(out)
+}
+
+/// The members UpdateTable needs at least one of, in AWS's message.
+const UPDATABLE: &str = "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required";
+
+fn index_not_found(table: &str, index: &str) -> AwsError {
+    AwsError::bad_request(
+        "ResourceNotFoundException",
+        format!("Requested resource not found: Index {index} for table {table}"),
+    )
+}
+
+/// One GlobalSecondaryIndexUpdates entry.
+enum IndexChange<'a> {
+    Create(&'a Value),
+    Delete(&'a str),
+    Update(&'a str, &'a Value),
+}
+
+fn index_changes(list: &Value) -> Result<Vec<IndexChange<'_>>> {
+    let Some(list) = list.as_array() else { return Ok(Vec::new()) };
+    if list.is_empty() {
+        return Err(invalid("List of GlobalSecondaryIndexUpdates is empty"));
+    }
+    let mut out = Vec::new();
+    let mut names = Vec::new();
+    for u in list {
+        let given: Vec<&str> = ["Create", "Delete", "Update"].into_iter().filter(|k| !u[*k].is_null()).collect();
+        let change = match given.as_slice() {
+            ["Create"] => IndexChange::Create(&u["Create"]),
+            ["Delete"] => IndexChange::Delete(u["Delete"]["IndexName"].as_str().unwrap_or_default()),
+            ["Update"] => IndexChange::Update(u["Update"]["IndexName"].as_str().unwrap_or_default(), &u["Update"]),
+            [] => {
+                return Err(invalid(
+                    "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null",
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object",
+                ));
+            }
+        };
+        let name = match &change {
+            IndexChange::Create(c) => c["IndexName"].as_str().unwrap_or_default(),
+            IndexChange::Delete(n) | IndexChange::Update(n, _) => n,
+        };
+        if name.is_empty() {
+            return Err(AwsError::member_null("IndexName"));
+        }
+        if names.contains(&name) {
+            return Err(invalid(&format!(
+                "Only one global secondary index update per index is allowed simultaneously. Index: {name}"
+            )));
+        }
+        names.push(name);
+        out.push(change);
+    }
+    Ok(out)
+}
+
+/// UpdateTable: billing mode and throughput, GSIs created (and backfilled from the table's items
+/// in the same transaction) or deleted, the stream enabled or disabled, deletion protection.
+/// The reply shows the table `UPDATING` (a created index `CREATING`) as AWS's does; the work is
+/// done by the time it is sent, so the next DescribeTable shows `ACTIVE`.
+pub async fn update_table(ctx: &Ctx, input: Value) -> Result<Value> {
+    let name = input["TableName"].as_str().ok_or_else(|| AwsError::member_null("TableName"))?;
+    let table = load(ctx, name).await.map_err(|_| {
+        AwsError::bad_request(
+            "ResourceNotFoundException",
+            format!("Requested resource not found: Table: {name} not found"),
+        )
+    })?;
+    let present = |k: &str| !input[k].is_null();
+    let throughput_change = present("ProvisionedThroughput") || present("BillingMode");
+    let stream_change = stream_spec(&input["StreamSpecification"], false)?;
+    let changes = index_changes(&input["GlobalSecondaryIndexUpdates"])?;
+    let protection = input["DeletionProtectionEnabled"].as_bool();
+    if !throughput_change && stream_change.is_none() && changes.is_empty() && protection.is_none() {
+        return Err(AwsError::validation(UPDATABLE));
+    }
+    let structural = changes.iter().any(|c| !matches!(c, IndexChange::Update(..)));
+    if protection.is_some() && (throughput_change || stream_change.is_some() || !changes.is_empty()) {
+        return Err(invalid("DeletionProtection modification must be the only operation in the request"));
+    }
+    if stream_change.is_some() && present("ProvisionedThroughput") {
+        return Err(invalid("You cannot modify stream status while updating table IOPS"));
+    }
+    if structural && present("ProvisionedThroughput") {
+        return Err(invalid("You cannot create or delete index while updating table IOPS"));
+    }
+    if structural && stream_change.is_some() {
+        return Err(invalid("You cannot create or delete index while changing stream status"));
+    }
+    if changes.iter().filter(|c| !matches!(c, IndexChange::Update(..))).count() > 1 {
+        return Err(AwsError::bad_request(
+            "LimitExceededException",
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+        ));
+    }
+
+    let mut def = table.definition.clone();
+    let old_billing = def["BillingMode"].as_str().unwrap_or("PROVISIONED").to_string();
+    let billing = input["BillingMode"].as_str().unwrap_or(&old_billing).to_string();
+    if !matches!(billing.as_str(), "PROVISIONED" | "PAY_PER_REQUEST") {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{billing}' at 'billingMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"
+        )));
+    }
+    let throughput = &input["ProvisionedThroughput"];
+    if billing == "PAY_PER_REQUEST" && !throughput.is_null() {
+        return Err(invalid(
+            "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+        ));
+    }
+    if billing == "PROVISIONED" && old_billing == "PAY_PER_REQUEST" && throughput.is_null() {
+        return Err(invalid("ProvisionedThroughput must be specified when BillingMode is PROVISIONED"));
+    }
+    if !throughput.is_null() {
+        let current = &def["ProvisionedThroughput"];
+        let (cr, cw) = (current["ReadCapacityUnits"].as_i64(), current["WriteCapacityUnits"].as_i64());
+        let (r, w) = (throughput["ReadCapacityUnits"].as_i64(), throughput["WriteCapacityUnits"].as_i64());
+        if old_billing == "PROVISIONED" && (cr, cw) == (r, w) {
+            let n = |v: Option<i64>| v.unwrap_or(0);
+            return Err(AwsError::validation(format!(
+                "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                n(cr),
+                n(r),
+                n(cw),
+                n(w)
+            )));
+        }
+        def["ProvisionedThroughput"] = throughput.clone();
+    }
+    def["BillingMode"] = billing.clone().into();
+    if billing == "PAY_PER_REQUEST" {
+        def.as_object_mut().map(|o| o.remove("ProvisionedThroughput"));
+    }
+    if let Some(p) = protection {
+        def["DeletionProtectionEnabled"] = p.into();
+    }
+    match (&stream_change, table.stream.as_ref().filter(|s| s.enabled)) {
+        (Some(Some(_)), Some(_)) => {
+            return Err(AwsError::validation(format!("Table already has an enabled stream: TableName: {name}")));
+        }
+        (Some(None), None) => {
+            return Err(AwsError::validation(format!("Table has no stream to disable: TableName: {name}")));
+        }
+        _ => {}
+    }
+
+    // Index changes, checked against the table as it stands so a rejected request changes nothing.
+    let mut created = None;
+    let mut deleted = None;
+    if let Some(defs) = input["AttributeDefinitions"].as_array() {
+        let known = def["AttributeDefinitions"].as_array().cloned().unwrap_or_default();
+        let mut merged = known.clone();
+        for d in defs {
+            match known.iter().find(|k| k["AttributeName"] == d["AttributeName"]) {
+                Some(k) if k["AttributeType"] != d["AttributeType"] => {
+                    return Err(invalid(&format!(
+                        "Cannot change the type of attribute {} used by the table or an index",
+                        d["AttributeName"].as_str().unwrap_or_default()
+                    )));
+                }
+                Some(_) => {}
+                None => merged.push(d.clone()),
+            }
+        }
+        def["AttributeDefinitions"] = Value::Array(merged);
+    }
+    let existing: Vec<String> = table.indexes().into_iter().map(|i| i.name).collect();
+    for change in &changes {
+        match change {
+            IndexChange::Create(spec) => {
+                let ix = spec["IndexName"].as_str().unwrap_or_default();
+                if existing.iter().any(|e| e == ix) {
+                    return Err(AwsError::validation("Attempting to create an index which already exists"));
+                }
+                check_key_schema(&spec["KeySchema"], "index")?;
+                if input["AttributeDefinitions"].is_null() {
+                    return Err(invalid(&format!("AttributeDefinitions is not specified for index: {ix}")));
+                }
+                let defined: Vec<&str> = def["AttributeDefinitions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d["AttributeName"].as_str())
+                    .collect();
+                if let Some(missing) = key_names(&spec["KeySchema"]).iter().find(|k| !defined.contains(&k.as_str())) {
+                    return Err(invalid(&format!(
+                        "Some index key attributes are not defined in AttributeDefinitions. Keys: [{missing}], AttributeDefinitions: [{}]",
+                        defined.join(", ")
+                    )));
+                }
+                check_projection(&spec["Projection"])?;
+                match (billing.as_str(), spec["ProvisionedThroughput"].is_null()) {
+                    ("PROVISIONED", true) => {
+                        return Err(invalid(&format!("ProvisionedThroughput must be specified for index: {ix}")));
+                    }
+                    ("PAY_PER_REQUEST", false) => {
+                        return Err(invalid(&format!(
+                            "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: {ix} when BillingMode is PAY_PER_REQUEST"
+                        )));
+                    }
+                    _ => {}
+                }
+                let globals = def["GlobalSecondaryIndexes"].as_array().map_or(0, Vec::len);
+                if globals >= 20 {
+                    return Err(AwsError::bad_request(
+                        "LimitExceededException",
+                        "Subscriber limit exceeded: The number of global secondary indexes for this table exceeds the limit of 20",
+                    ));
+                }
+                let mut entry = (*spec).clone();
+                entry["IndexStatus"] = "CREATING".into();
+                match def["GlobalSecondaryIndexes"].as_array_mut() {
+                    Some(list) => list.push(entry),
+                    None => def["GlobalSecondaryIndexes"] = json!([entry]),
+                }
+                created = Some(ix.to_string());
+            }
+            IndexChange::Delete(ix) | IndexChange::Update(ix, _) => {
+                let globals = def["GlobalSecondaryIndexes"].as_array_mut();
+                let pos = globals.as_ref().and_then(|g| g.iter().position(|i| i["IndexName"] == *ix));
+                let verb = if matches!(change, IndexChange::Delete(_)) { "delete" } else { "update" };
+                let (Some(list), Some(pos)) = (globals, pos) else {
+                    if existing.iter().any(|e| e == ix) {
+                        return Err(AwsError::validation(format!(
+                            "Cannot {verb} an index that is not a GlobalSecondaryIndex: {ix}"
+                        )));
+                    }
+                    return Err(index_not_found(name, ix));
+                };
+                match change {
+                    IndexChange::Update(_, u) => {
+                        if billing == "PAY_PER_REQUEST" {
+                            return Err(invalid(&format!(
+                                "The only Updates for index: {ix} when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
+                            )));
+                        }
+                        list[pos]["ProvisionedThroughput"] = u["ProvisionedThroughput"].clone();
+                    }
+                    _ => {
+                        list.remove(pos);
+                        deleted = Some(ix.to_string());
+                    }
+                }
+            }
+        }
+    }
+    if billing == "PAY_PER_REQUEST" {
+        for i in def["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
+            i.as_object_mut().map(|o| o.remove("ProvisionedThroughput"));
+        }
+    }
+
+    let mut reply_def = def.clone();
+    for i in def["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
+        i.as_object_mut().map(|o| o.remove("IndexStatus"));
+    }
+    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("UPDATE ddb_tables SET definition = ? WHERE name = ?")
+        .bind(def.to_string())
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(ix) = &deleted {
+        sqlx::query("DELETE FROM ddb_index_items WHERE table_name = ? AND index_name = ?")
+            .bind(name)
+            .bind(ix)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(list) = reply_def["GlobalSecondaryIndexes"].as_array_mut() {
+            let mut gone = table.definition["GlobalSecondaryIndexes"]
+                .as_array()
+                .and_then(|g| g.iter().find(|i| i["IndexName"] == ix.as_str()).cloned())
+                .unwrap_or_default();
+            gone["IndexStatus"] = "DELETING".into();
+            list.push(gone);
+        }
+    }
+    match &stream_change {
+        Some(Some(view_type)) => {
+            streams::open(&mut tx, ctx, name, &def["KeySchema"], view_type).await?;
+        }
+        Some(None) => {
+            if let Some(s) = &table.stream {
+                streams::close(&mut tx, ctx, &s.arn).await?;
+            }
+        }
+        None => {}
+    }
+    let mut updated = load_in(&mut tx, name).await?;
+    if let Some(ix) = &created {
+        super::items::backfill_index(&mut tx, &updated, &updated.index(ix)?).await?;
+    }
+    tx.commit().await?;
+    let counts = counts(ctx, name).await?;
+    updated.definition = reply_def;
+    Ok(json!({ "TableDescription": describe(ctx, &updated, "UPDATING", &counts) }))
+}
+
+/// A Projection's shape rules, shared by CreateTable's and UpdateTable's index definitions.
+fn check_projection(p: &Value) -> Result<()> {
+    let kind = p["ProjectionType"].as_str();
+    let non_key = p["NonKeyAttributes"].as_array();
+    match (kind, non_key) {
+        (Some("INCLUDE"), None) => Err(invalid("ProjectionType is INCLUDE, but NonKeyAttributes is not specified")),
+        (Some(k @ ("ALL" | "KEYS_ONLY")), Some(_)) => {
+            Err(invalid(&format!("ProjectionType is {k}, but NonKeyAttributes is specified")))
+        }
+        (None, _) => Err(invalid("Unknown ProjectionType: null")),
+        _ => Ok(()),
+    }
 }

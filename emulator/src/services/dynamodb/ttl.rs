@@ -1,10 +1,12 @@
 //! Time to live: UpdateTimeToLive, DescribeTimeToLive, and the sweeper that deletes expired
-//! items. Expiry is judged by the emulator clock, so advancing it through `/_emulator/clock`
+//! items (and stream records past retention). Expiry is judged by the emulator clock, so advancing it through `/_emulator/clock`
 //! expires items at once (AWS deletes them within days; tests want it now).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sqlx::Row;
 
+use super::streams;
 use super::tables::{self, Table};
 use super::value::{AttributeValue, Item, Number};
 use crate::error::{AwsError, Result};
@@ -20,31 +22,50 @@ pub fn expiry(table: &Table, item: &Item) -> Option<f64> {
     }
 }
 
-/// Deletes every item whose expiry has passed (with its index entries). Looks with a read
-/// first, so ordinary requests never take the write lock for it.
+/// Deletes every item whose expiry has passed (with its index entries), leaving a REMOVE
+/// stream record by the DynamoDB service principal, as AWS's TTL deletions do; and trims stream
+/// records past their retention. Looks with a read first, so ordinary requests never take the
+/// write lock for it.
 pub async fn sweep(ctx: &Ctx) -> Result<()> {
     let now = ctx.epoch();
     let pool = ctx.store().pool();
     let due = sqlx::query("SELECT 1 FROM ddb_items WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1")
         .bind(now)
         .fetch_optional(pool)
-        .await?;
-    if due.is_none() {
+        .await?
+        .is_some();
+    let trim = streams::trim_due(ctx).await?;
+    if !due && !trim {
         return Ok(());
     }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "DELETE FROM ddb_index_items WHERE (table_name, pk, sk) IN
-           (SELECT table_name, pk, sk FROM ddb_items WHERE expires_at IS NOT NULL AND expires_at <= ?)",
+    let expired = sqlx::query(
+        "SELECT table_name, pk, sk, item FROM ddb_items WHERE expires_at IS NOT NULL AND expires_at <= ?
+         ORDER BY table_name, expires_at",
     )
     .bind(now)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM ddb_items WHERE expires_at IS NOT NULL AND expires_at <= ?")
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let mut table: Option<Table> = None;
+    for row in &expired {
+        let name: &str = row.get(0);
+        if table.as_ref().is_none_or(|t| t.name != name) {
+            table = Some(tables::load_in(&mut tx, name).await?);
+        }
+        let Some(t) = &table else { continue };
+        let (pk, sk): (&[u8], &[u8]) = (row.get(1), row.get(2));
+        for sql in [
+            "DELETE FROM ddb_index_items WHERE table_name = ? AND pk = ? AND sk = ?",
+            "DELETE FROM ddb_items WHERE table_name = ? AND pk = ? AND sk = ?",
+        ] {
+            sqlx::query(sql).bind(name).bind(pk).bind(sk).execute(&mut *tx).await?;
+        }
+        let old: Option<Item> = serde_json::from_str(row.get::<&str, _>(3)).ok();
+        streams::record(&mut tx, ctx, t, old.as_ref(), None, Some(streams::ttl_identity())).await?;
+    }
+    streams::trim(&mut tx, now).await?;
     tx.commit().await?;
+    ctx.emu.stream_writes.notify_waiters();
     Ok(())
 }
 
