@@ -97,3 +97,90 @@ async fn aws_cli_drives_s3_kms_and_sns() {
     let mail = common::mailbox(url, "cli@example.com").await;
     assert!(!mail.is_empty(), "the subscription confirmation is in the mailbox");
 }
+
+#[tokio::test]
+async fn aws_cli_drives_dynamodb_and_its_stream() {
+    if !cli_available() {
+        return;
+    }
+    let emu = common::start().await;
+    let url = emu.url();
+    let json = |s: String| serde_json::from_str::<serde_json::Value>(&s).unwrap();
+    let created = json(
+        aws(
+            url,
+            &[
+                "dynamodb",
+                "create-table",
+                "--table-name",
+                "cli-chat",
+                "--attribute-definitions",
+                "AttributeName=pk,AttributeType=S",
+                "AttributeName=sk,AttributeType=N",
+                "--key-schema",
+                "AttributeName=pk,KeyType=HASH",
+                "AttributeName=sk,KeyType=RANGE",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+                "--stream-specification",
+                "StreamEnabled=true,StreamViewType=NEW_IMAGE",
+            ],
+        )
+        .await,
+    );
+    let stream = created["TableDescription"]["LatestStreamArn"].as_str().unwrap().to_string();
+    aws(url, &["dynamodb", "wait", "table-exists", "--table-name", "cli-chat"]).await;
+    for sk in ["10", "9", "100"] {
+        let item = format!(r#"{{"pk":{{"S":"room"}},"sk":{{"N":"{sk}"}}}}"#);
+        aws(url, &["dynamodb", "put-item", "--table-name", "cli-chat", "--item", &item]).await;
+    }
+    let q = json(
+        aws(
+            url,
+            &[
+                "dynamodb",
+                "query",
+                "--table-name",
+                "cli-chat",
+                "--key-condition-expression",
+                "pk = :p",
+                "--expression-attribute-values",
+                r#"{":p":{"S":"room"}}"#,
+                "--page-size",
+                "2",
+            ],
+        )
+        .await,
+    );
+    let order: Vec<&str> = q["Items"].as_array().unwrap().iter().map(|i| i["sk"]["N"].as_str().unwrap()).collect();
+    assert_eq!(order, ["9", "10", "100"], "the CLI pages through numeric sort order");
+
+    let d = json(aws(url, &["dynamodbstreams", "describe-stream", "--stream-arn", &stream]).await);
+    let shard = d["StreamDescription"]["Shards"][0]["ShardId"].as_str().unwrap().to_string();
+    let it = json(
+        aws(
+            url,
+            &[
+                "dynamodbstreams",
+                "get-shard-iterator",
+                "--stream-arn",
+                &stream,
+                "--shard-id",
+                &shard,
+                "--shard-iterator-type",
+                "TRIM_HORIZON",
+            ],
+        )
+        .await,
+    );
+    let records = json(
+        aws(url, &["dynamodbstreams", "get-records", "--shard-iterator", it["ShardIterator"].as_str().unwrap()]).await,
+    );
+    let inserted: Vec<&str> = records["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dynamodb"]["NewImage"]["sk"]["N"].as_str().unwrap())
+        .collect();
+    assert_eq!(inserted, ["10", "9", "100"], "records in write order");
+}
