@@ -76,6 +76,13 @@ impl Store {
         for (t,) in tables {
             sqlx::query(&format!("DELETE FROM \"{t}\"")).execute(&mut *tx).await?;
         }
+        // AUTOINCREMENT counters (stream sequence numbers) restart too, so a reset instance
+        // replays a fixture exactly as a fresh one.
+        let counters =
+            sqlx::query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetch_optional(&mut *tx).await?;
+        if counters.is_some() {
+            sqlx::query("DELETE FROM sqlite_sequence").execute(&mut *tx).await?;
+        }
         tx.commit().await
     }
 

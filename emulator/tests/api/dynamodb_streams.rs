@@ -721,3 +721,20 @@ async fn failed_conditions_return_the_old_item_when_asked() {
     assert_eq!(reason.code.as_deref(), Some("ConditionalCheckFailed"));
     assert_eq!(reason.item().unwrap()["body"], s("original"));
 }
+
+#[tokio::test]
+async fn a_reset_instance_hands_out_the_same_sequence_numbers_as_a_fresh_one() {
+    let emu = common::start().await;
+    let (db, st) = (dynamo(emu.url()), streams(emu.url()));
+    let mut firsts = Vec::new();
+    for _ in 0..2 {
+        table(&db, "chat", Some(StreamViewType::KeysOnly)).await;
+        put(&db, "chat", "p", "s", "x").await;
+        let arn = stream_arn(&db, "chat").await;
+        let (records, _) = drain(&st, iterator(&st, &arn, ShardIteratorType::TrimHorizon, None).await).await;
+        firsts.push(records[0].dynamodb.as_ref().unwrap().sequence_number().unwrap().to_string());
+        let status = common::http().post(format!("{}/_emulator/reset", emu.url())).send().await.unwrap().status();
+        assert!(status.is_success());
+    }
+    assert_eq!(firsts[0], firsts[1]);
+}
