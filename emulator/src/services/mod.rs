@@ -16,4 +16,4 @@ pub mod s3;
 pub mod sns;
 
 /// Service names reported by `/_emulator/health`.
-pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb"];
+pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb", "dynamodbstreams"];
