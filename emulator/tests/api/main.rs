@@ -11,6 +11,7 @@ mod common;
 mod core;
 mod durability;
 mod dynamodb;
+mod dynamodb_model;
 mod dynamodb_streams;
 mod kms;
 mod s3;
