@@ -8,6 +8,8 @@
 //! | `GET  /clock`            | current emulator time                                  |
 //! | `POST /clock`            | advance: `{"advance": "90s"}` or `?advance=1h`         |
 //! | `POST /cognito/{pool}/rotate-key` | new signing key; the old one stays in the JWKS for a day |
+//! | `POST /lambda/functions` | register or replace a function (`FunctionSpec` JSON)     |
+//! | `GET  /logs`             | function output, oldest first; `?function=` `&limit=`  |
 
 use std::sync::Arc;
 
@@ -29,6 +31,8 @@ pub fn router() -> Router<Arc<Emu>> {
         .route("/mailbox", get(mailbox))
         .route("/clock", get(clock).post(advance_clock))
         .route("/cognito/{pool_id}/rotate-key", post(rotate_key))
+        .route("/lambda/functions", post(register_function))
+        .route("/logs", get(logs))
 }
 
 fn now(emu: &Emu) -> String {
@@ -104,4 +108,25 @@ async fn rotate_key(State(emu): State<Arc<Emu>>, Path(pool_id): Path<String>) ->
             .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.message}))).into_response(),
     }
+}
+
+async fn register_function(
+    State(emu): State<Arc<Emu>>,
+    Json(spec): Json<crate::services::lambda::FunctionSpec>,
+) -> Response {
+    match crate::services::lambda::register(&emu, spec).await {
+        Ok(config) => Json(config).into_response(),
+        Err(e) => (e.status, Json(json!({ "error": e.code, "message": e.message }))).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    function: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn logs(State(emu): State<Arc<Emu>>, Query(q): Query<LogsQuery>) -> Json<serde_json::Value> {
+    let lines = emu.functions.logs.recent(q.function.as_deref(), q.limit.unwrap_or(1000));
+    Json(json!({ "lines": lines }))
 }

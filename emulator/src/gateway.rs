@@ -25,7 +25,7 @@ use crate::protocol::aws_json::{self, JSON_1_1};
 use crate::protocol::aws_query::{self, QueryInput};
 use crate::protocol::sigv4::{self, Signature, SignedRequest};
 use crate::protocol::{AuthFailure, HttpRequest, Protocol};
-use crate::services::{cognito, dynamodb, kms, s3, sns};
+use crate::services::{cognito, dynamodb, kms, lambda, s3, sns};
 use crate::state::{Ctx, Emu, Principal};
 
 /// Builds the router for one instance.
@@ -78,6 +78,7 @@ enum Route {
         op: String,
     },
     Query,
+    Lambda,
     S3,
 }
 
@@ -92,6 +93,10 @@ fn classify(method: &Method, headers: &http::HeaderMap, uri: &http::Uri, sig: Op
     let scope = sig.map(|s| s.service.as_str());
     if scope == Some("s3") {
         return Route::S3;
+    }
+    // `2015-03-31` is also a valid bucket name: unsigned requests only count as Lambda's by path.
+    if scope == Some("lambda") || (scope.is_none() && uri.path().starts_with(lambda::PATH_PREFIX)) {
+        return Route::Lambda;
     }
     let form = headers
         .get(header::CONTENT_TYPE)
@@ -142,6 +147,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             _ => Protocol::AwsQuery(GENERIC_QUERY),
         },
         Route::S3 => Protocol::RestXml,
+        Route::Lambda => Protocol::RestJson,
         Route::WellKnown { .. } => Protocol::AwsJson(cognito::FLAVOR),
     };
     let head = parts.method == Method::HEAD;
@@ -184,6 +190,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                 }
             }
             Route::S3 => s3::handle(&ctx, &req).await,
+            Route::Lambda => lambda::handle(&ctx, &req).await,
             Route::WellKnown { pool_id, document } => match cognito::tokens::well_known(&emu, pool_id, document).await?
             {
                 Some(doc) => Ok(axum::Json(doc).into_response()),

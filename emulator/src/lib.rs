@@ -145,15 +145,19 @@ impl EmulatorBuilder {
             None => Clock::wall(),
         };
         let endpoint = format!("http://{}", display_addr(&config.host, addr));
-        let emu = Arc::new(Emu {
+        let given = self.lambda;
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build()?;
+        let emu = Arc::new_cyclic(|me| Emu {
             rng: Rng::new(config.seed),
             clock,
             store,
             started,
-            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build()?,
+            http,
             endpoint: endpoint.clone(),
             config,
-            lambda: self.lambda,
+            // Other services run functions here unless an embedder supplied its own runner.
+            lambda: Some(given.unwrap_or_else(|| Arc::new(services::lambda::LocalInvoker(me.clone())))),
+            functions: Default::default(),
             stream_writes: tokio::sync::Notify::new(),
         });
         let app = gateway::router(emu.clone());

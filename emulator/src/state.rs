@@ -24,6 +24,8 @@ pub struct Emu {
     pub endpoint: String,
     /// Runs Lambda functions for other services (Cognito triggers); `None` until one is set.
     pub lambda: Option<Arc<dyn crate::invoke::LambdaInvoker>>,
+    /// Lambda functions' running instances.
+    pub functions: crate::services::lambda::Functions,
     /// Woken after every committed DynamoDB write, so stream pollers need not spin.
     pub stream_writes: tokio::sync::Notify,
 }

@@ -9,11 +9,13 @@
 //! | awsJson1_0 | DynamoDB, DynamoDB Streams   | [`aws_json`]  |
 //! | awsJson1_1 | KMS, Cognito user pools      | [`aws_json`]  |
 //! | awsQuery   | SNS                          | [`aws_query`] |
+//! | restJson1  | Lambda                       | [`rest_json`] |
 //! | restXml    | S3                           | [`rest_xml`]  |
 //! | SigV4      | all (who is calling)         | [`sigv4`]     |
 
 pub mod aws_json;
 pub mod aws_query;
+pub mod rest_json;
 pub mod rest_xml;
 pub mod sigv4;
 
@@ -26,6 +28,7 @@ use crate::error::AwsError;
 pub enum Protocol {
     AwsJson(aws_json::Flavor),
     AwsQuery(aws_query::Flavor),
+    RestJson,
     RestXml,
 }
 
@@ -35,6 +38,7 @@ impl Protocol {
         match self {
             Protocol::AwsJson(f) => aws_json::error_response(*f, err, request_id),
             Protocol::AwsQuery(f) => aws_query::error_response(*f, err, request_id),
+            Protocol::RestJson => rest_json::error_response(err, request_id),
             Protocol::RestXml => rest_xml::error_response(err, request_id, head),
         }
     }
@@ -91,13 +95,13 @@ impl Protocol {
                     .with("Expires", expires)
                     .with("ServerTime", server_time)
             }
-            (Protocol::AwsJson(_), AuthFailure::Missing) => {
+            (Protocol::AwsJson(_) | Protocol::RestJson, AuthFailure::Missing) => {
                 AwsError::bad_request("MissingAuthenticationTokenException", "Missing Authentication Token")
             }
-            (Protocol::AwsJson(_), AuthFailure::UnknownAccessKey(_)) => {
+            (Protocol::AwsJson(_) | Protocol::RestJson, AuthFailure::UnknownAccessKey(_)) => {
                 AwsError::bad_request("UnrecognizedClientException", TOKEN)
             }
-            (Protocol::AwsJson(_), AuthFailure::BadSignature) => {
+            (Protocol::AwsJson(_) | Protocol::RestJson, AuthFailure::BadSignature) => {
                 AwsError::bad_request("InvalidSignatureException", SIG_OTHER)
             }
             (Protocol::AwsQuery(_), AuthFailure::Missing) => {

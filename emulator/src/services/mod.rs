@@ -8,12 +8,14 @@
 //! | SNS     | awsQuery   | [`sns::handle`]   |
 //! | Cognito | awsJson1_1 | [`cognito::handle`] |
 //! | DynamoDB | awsJson1_0 | [`dynamodb::handle`] |
+//! | Lambda  | restJson1  | [`lambda::handle`] |
 
 pub mod cognito;
 pub mod dynamodb;
 pub mod kms;
+pub mod lambda;
 pub mod s3;
 pub mod sns;
 
 /// Service names reported by `/_emulator/health`.
-pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb", "dynamodbstreams"];
+pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb", "dynamodbstreams", "lambda"];

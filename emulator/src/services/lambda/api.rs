@@ -1,0 +1,174 @@
+//! The Invoke API's operations: Invoke, GetFunction, GetFunctionConfiguration, ListFunctions.
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+
+use super::pool::Outcome;
+use super::{function_name, functions};
+use crate::error::{AwsError, Result};
+use crate::protocol::HttpRequest;
+use crate::state::{Ctx, Emu};
+
+/// Lambda's synchronous payload limit (request and response).
+const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Lambda's asynchronous payload limit.
+const MAX_EVENT_PAYLOAD: usize = 256 * 1024;
+
+fn json(status: StatusCode, v: serde_json::Value) -> Response {
+    (status, [(http::header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+/// The function a reference names, refusing qualifiers other than `$LATEST`.
+fn resolve<'a>(ctx: &Ctx, reference: &'a str, qualifier: Option<&str>) -> Result<&'a str> {
+    let name = function_name(reference);
+    let in_arn = reference.rsplit_once(":function:").and_then(|(_, r)| r.split_once(':')).map(|(_, q)| q);
+    match qualifier.or(in_arn) {
+        None | Some("$LATEST") => Ok(name),
+        Some(q) => Err(AwsError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {}:{q}", functions::arn(&ctx.emu, name)),
+        )),
+    }
+}
+
+fn query_param(req: &HttpRequest, key: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.uri.query().unwrap_or("")).unwrap_or_default();
+    pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+pub async fn get_function(ctx: &Ctx, reference: &str) -> Result<Response> {
+    let name = resolve(ctx, reference, None)?;
+    let config = functions::describe(&ctx.emu, name).await?;
+    Ok(json(
+        StatusCode::OK,
+        json!({
+            "Configuration": config,
+            "Code": { "RepositoryType": "S3", "Location": format!("{}/_emulator/lambda/{name}/code", ctx.emu.endpoint) },
+        }),
+    ))
+}
+
+pub async fn get_function_configuration(ctx: &Ctx, reference: &str) -> Result<Response> {
+    let name = resolve(ctx, reference, None)?;
+    Ok(json(StatusCode::OK, functions::describe(&ctx.emu, name).await?))
+}
+
+pub async fn list_functions(ctx: &Ctx, req: &HttpRequest) -> Result<Response> {
+    let max = match query_param(req, "MaxItems") {
+        None => 50,
+        Some(m) => match m.parse::<i64>() {
+            Ok(n) if (1..=10000).contains(&n) => n.min(50),
+            _ => {
+                return Err(AwsError::validation(format!(
+                    "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"
+                )));
+            }
+        },
+    };
+    let marker = query_param(req, "Marker");
+    let (list, next) = functions::list(&ctx.emu, marker.as_deref(), max).await?;
+    let mut out = json!({ "Functions": list });
+    if let Some(n) = next {
+        out["NextMarker"] = n.into();
+    }
+    Ok(json(StatusCode::OK, out))
+}
+
+pub async fn invoke(ctx: &Ctx, reference: &str, req: &HttpRequest) -> Result<Response> {
+    let name = resolve(ctx, reference, query_param(req, "Qualifier").as_deref())?.to_string();
+    let kind = req.header("x-amz-invocation-type").unwrap_or("RequestResponse");
+    let tail = match req.header("x-amz-log-type").unwrap_or("None") {
+        "None" => false,
+        "Tail" => true,
+        other => {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]"
+            )));
+        }
+    };
+    let limit = if kind == "Event" { MAX_EVENT_PAYLOAD } else { MAX_PAYLOAD };
+    if req.body.len() > limit {
+        return Err(AwsError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+        ));
+    }
+    let payload = if req.body.is_empty() { bytes::Bytes::from_static(b"{}") } else { req.body.clone() };
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&payload) {
+        return Err(AwsError::bad_request(
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: Could not parse payload into json: {e}"),
+        ));
+    }
+    // Existence is checked before anything runs, for every invocation type.
+    functions::describe(&ctx.emu, &name).await?;
+    match kind {
+        "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
+        "Event" => {
+            let emu = ctx.emu.clone();
+            tokio::spawn(async move { run_event(emu, name, payload).await });
+            let mut resp = StatusCode::ACCEPTED.into_response();
+            resp.headers_mut().insert("x-amzn-requestid", HeaderValue::from_str(&ctx.request_id).unwrap_or(HeaderValue::from_static("")));
+            Ok(resp)
+        }
+        "RequestResponse" => {
+            let pool = ctx.emu.functions.pool(&ctx.emu, &name).await?;
+            let request_id = ctx.request_id.clone();
+            let outcome = pool.invoke_with_id(request_id.clone(), payload).await;
+            let (body, error) = match outcome {
+                Outcome::Ok(body) if body.len() > MAX_PAYLOAD => (
+                    bytes::Bytes::from(
+                        json!({
+                            "errorMessage": format!("Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).", body.len()),
+                            "errorType": "Function.ResponseSizeTooLarge",
+                        })
+                        .to_string(),
+                    ),
+                    true,
+                ),
+                Outcome::Ok(body) => (body, false),
+                Outcome::Error { body } => (body, true),
+            };
+            let mut resp = (StatusCode::OK, [(http::header::CONTENT_TYPE, "application/json")], body).into_response();
+            let h = resp.headers_mut();
+            h.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+            if error {
+                h.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+            }
+            if tail {
+                let log = base64::engine::general_purpose::STANDARD.encode(ctx.emu.functions.logs.tail(&request_id));
+                if let Ok(v) = HeaderValue::from_str(&log) {
+                    h.insert("x-amz-log-result", v);
+                }
+            }
+            Ok(resp)
+        }
+        other => Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        ))),
+    }
+}
+
+/// An asynchronous invocation: run, and on a function error retry twice, as Lambda does
+/// (after 1 s and 2 s here rather than a minute and two, so local work is not held up).
+async fn run_event(emu: Arc<Emu>, name: String, payload: bytes::Bytes) {
+    for (attempt, pause) in [0u64, 1, 2].into_iter().enumerate() {
+        tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+        match emu.functions.invoke(&emu, &name, payload.clone()).await {
+            Ok(Outcome::Ok(_)) => return,
+            Ok(Outcome::Error { body }) => {
+                tracing::warn!(function = %name, attempt, error = %String::from_utf8_lossy(&body), "asynchronous invocation failed");
+            }
+            Err(e) => {
+                tracing::warn!(function = %name, error = %e.message, "asynchronous invocation could not run");
+                return;
+            }
+        }
+    }
+}
