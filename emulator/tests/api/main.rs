@@ -14,5 +14,6 @@ mod dynamodb;
 mod dynamodb_model;
 mod dynamodb_streams;
 mod kms;
+mod lambda;
 mod s3;
 mod sns;

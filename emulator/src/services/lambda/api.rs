@@ -41,20 +41,20 @@ fn query_param(req: &HttpRequest, key: &str) -> Option<String> {
     pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
-pub async fn get_function(ctx: &Ctx, reference: &str) -> Result<Response> {
-    let name = resolve(ctx, reference, None)?;
+pub async fn get_function(ctx: &Ctx, reference: &str, req: &HttpRequest) -> Result<Response> {
+    let name = resolve(ctx, reference, query_param(req, "Qualifier").as_deref())?;
     let config = functions::describe(&ctx.emu, name).await?;
     Ok(json(
         StatusCode::OK,
         json!({
             "Configuration": config,
-            "Code": { "RepositoryType": "S3", "Location": format!("{}/_emulator/lambda/{name}/code", ctx.emu.endpoint) },
+            "Code": { "RepositoryType": "S3" },
         }),
     ))
 }
 
-pub async fn get_function_configuration(ctx: &Ctx, reference: &str) -> Result<Response> {
-    let name = resolve(ctx, reference, None)?;
+pub async fn get_function_configuration(ctx: &Ctx, reference: &str, req: &HttpRequest) -> Result<Response> {
+    let name = resolve(ctx, reference, query_param(req, "Qualifier").as_deref())?;
     Ok(json(StatusCode::OK, functions::describe(&ctx.emu, name).await?))
 }
 
@@ -114,12 +114,15 @@ pub async fn invoke(ctx: &Ctx, reference: &str, req: &HttpRequest) -> Result<Res
             let emu = ctx.emu.clone();
             tokio::spawn(async move { run_event(emu, name, payload).await });
             let mut resp = StatusCode::ACCEPTED.into_response();
-            resp.headers_mut().insert("x-amzn-requestid", HeaderValue::from_str(&ctx.request_id).unwrap_or(HeaderValue::from_static("")));
+            resp.headers_mut().insert(
+                "x-amzn-requestid",
+                HeaderValue::from_str(&ctx.request_id).unwrap_or(HeaderValue::from_static("")),
+            );
             Ok(resp)
         }
         "RequestResponse" => {
             let pool = ctx.emu.functions.pool(&ctx.emu, &name).await?;
-            let request_id = ctx.request_id.clone();
+            let request_id = super::pool::invocation_id();
             let outcome = pool.invoke_with_id(request_id.clone(), payload).await;
             let (body, error) = match outcome {
                 Outcome::Ok(body) if body.len() > MAX_PAYLOAD => (

@@ -178,10 +178,8 @@ fn configuration(emu: &Emu, spec: &FunctionSpec, sha: &str, size: i64, updated: 
         .unwrap_or_default()
         .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
         .to_string();
-    let role = spec
-        .role
-        .clone()
-        .unwrap_or_else(|| format!("arn:aws:iam::{}:role/{}-role", emu.config.account, spec.name));
+    let role =
+        spec.role.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:role/{}-role", emu.config.account, spec.name));
     let mut out = json!({
         "FunctionName": spec.name,
         "FunctionArn": arn(emu, &spec.name),

@@ -78,20 +78,14 @@ pub async fn register(emu: &Arc<Emu>, spec: FunctionSpec) -> Result<Value> {
 pub async fn handle(ctx: &Ctx, req: &HttpRequest) -> Result<Response> {
     let path = req.uri.path().strip_prefix(PATH_PREFIX).unwrap_or("");
     let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let decoded: Vec<String> = segments
-        .iter()
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
+    let decoded: Vec<String> =
+        segments.iter().map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
     match (&req.method, decoded.as_slice()) {
         (&Method::GET, []) => api::list_functions(ctx, req).await,
-        (&Method::GET, [name]) => api::get_function(ctx, name).await,
-        (&Method::GET, [name, c]) if c == "configuration" => api::get_function_configuration(ctx, name).await,
+        (&Method::GET, [name]) => api::get_function(ctx, name, req).await,
+        (&Method::GET, [name, c]) if c == "configuration" => api::get_function_configuration(ctx, name, req).await,
         (&Method::POST, [name, i]) if i == "invocations" => api::invoke(ctx, name, req).await,
-        _ => Err(AwsError::new(
-            http::StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            "Unknown operation",
-        )),
+        _ => Err(AwsError::new(http::StatusCode::NOT_FOUND, "UnknownOperationException", "Unknown operation")),
     }
 }
 

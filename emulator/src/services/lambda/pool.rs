@@ -137,10 +137,6 @@ impl Pool {
         self.emu.upgrade().map_or(0, |e| e.clock.now().timestamp_millis())
     }
 
-    fn request_id(&self) -> String {
-        self.emu.upgrade().map_or_else(|| "00000000-0000-0000-0000-000000000000".into(), |e| e.rng.uuid())
-    }
-
     fn log(&self, request_id: Option<&str>, message: String) {
         self.logs.push(Line {
             timestamp: self.now_ms(),
@@ -156,7 +152,7 @@ impl Pool {
 
     /// Runs one invocation and waits for its outcome.
     pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Outcome {
-        self.invoke_with_id(self.request_id(), payload).await
+        self.invoke_with_id(invocation_id(), payload).await
     }
 
     pub async fn invoke_with_id(self: &Arc<Self>, request_id: String, payload: Bytes) -> Outcome {
@@ -176,9 +172,9 @@ impl Pool {
                 let _ = p.reply.send(Outcome::error(Some("Runtime.InvalidEntrypoint"), message));
             }
         }
-        outcome
-            .await
-            .unwrap_or_else(|_| Outcome::error(Some("ServiceException"), format!("RequestId: {request_id} was dropped")))
+        outcome.await.unwrap_or_else(|_| {
+            Outcome::error(Some("ServiceException"), format!("RequestId: {request_id} was dropped"))
+        })
     }
 
     /// Starts one instance: its Runtime API listener, then the process.
@@ -217,8 +213,10 @@ impl Pool {
                 })
                 .await;
         });
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                       child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)]
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        ]
         .into_iter()
         .flatten()
         {
@@ -341,7 +339,8 @@ impl Pool {
         }
         drop(st);
         let secs = self.launch.spec.timeout_secs;
-        let at = self.emu.upgrade().map(|e| e.clock.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default();
+        let at =
+            self.emu.upgrade().map(|e| e.clock.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default();
         self.log(Some(request_id), format!("{at} {request_id} Task timed out after {secs}.00 seconds"));
         self.report(request_id, r.started);
         let _ = r.reply.send(Outcome::error(None, format!("{at} {request_id} Task timed out after {secs}.00 seconds")));
@@ -408,4 +407,16 @@ fn dispatch(st: &mut State, mut p: Pending) -> bool {
     }
     st.waiting.push_back(p);
     true
+}
+
+/// A Lambda request id (a random UUID). Drawn outside the seeded generator, like HTTP request
+/// ids, so invocations do not shift the seeded sequence of ids and keys.
+pub fn invocation_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }

@@ -34,7 +34,8 @@ async fn next(State((pool, instance)): State<Instance>) -> Response {
     let Some(work) = pool.next(instance).await else {
         return status(StatusCode::GONE, "InstanceGone", "This instance is shutting down");
     };
-    let trace = format!("Root=1-{:08x}-{};Sampled=0", chrono::Utc::now().timestamp(), &work.request_id.replace('-', "")[..24]);
+    let id_hex: String = work.request_id.chars().filter(char::is_ascii_hexdigit).take(24).collect();
+    let trace = format!("Root=1-{:08x}-{id_hex:0>24};Sampled=0", chrono::Utc::now().timestamp());
     (
         StatusCode::OK,
         [
@@ -61,7 +62,12 @@ async fn response(State((pool, instance)): State<Instance>, Path(id): Path<Strin
     accepted(&pool, instance, &id, Outcome::Ok(body))
 }
 
-async fn error(State((pool, instance)): State<Instance>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn error(
+    State((pool, instance)): State<Instance>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     // The runtime's error document, or one built from the error-type header when the body is not JSON.
     let doc = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(v) if v.is_object() => v,
