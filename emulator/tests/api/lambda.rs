@@ -232,3 +232,56 @@ async fn instances_scale_out_under_load_up_to_the_limit_and_stay_warm() {
     }
     assert!(seen, "the event ran");
 }
+
+#[tokio::test]
+async fn cognito_triggers_run_the_registered_function() {
+    use aws_sdk_cognitoidentityprovider::types::{AttributeType, LambdaConfigType};
+    let emu = common::start().await;
+    register(emu.url(), "pre-sign-up", json!({})).await;
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&common::sdk_config(emu.url()));
+    let pool = idp
+        .create_user_pool()
+        .pool_name("triggered")
+        .lambda_config(
+            LambdaConfigType::builder()
+                .pre_sign_up("arn:aws:lambda:us-east-1:000000000000:function:pre-sign-up")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let client = idp
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    let out = idp
+        .sign_up()
+        .client_id(&client)
+        .username("ada")
+        .password("Correct-Horse-9")
+        .user_attributes(AttributeType::builder().name("email").value("ada@example.com").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(out.user_confirmed, "the function's autoConfirmUser took effect");
+    let logs: Value = common::http()
+        .get(format!("{}/_emulator/logs?function=pre-sign-up", emu.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(logs["lines"].as_array().unwrap().iter().any(|l| l["message"].as_str().unwrap().starts_with("START")));
+}

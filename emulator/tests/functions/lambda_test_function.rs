@@ -9,6 +9,8 @@
 //! | `crash` | exits the process with status 3 mid-invocation                    |
 //! | `print` | writes `line` to stdout and returns                               |
 //! | `pid`   | returns the process id (tells warm reuse from new instances)      |
+//!
+//! A Cognito PreSignUp event (`triggerSource` `PreSignUp_*`) comes back with `autoConfirmUser`.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -25,7 +27,11 @@ impl std::fmt::Display for TestFailure {
 impl std::error::Error for TestFailure {}
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let (payload, ctx) = event.into_parts();
+    let (mut payload, ctx) = event.into_parts();
+    if payload["triggerSource"].as_str().is_some_and(|t| t.starts_with("PreSignUp_")) {
+        payload["response"]["autoConfirmUser"] = true.into();
+        return Ok(payload);
+    }
     match payload["action"].as_str().unwrap_or("echo") {
         "sleep" => {
             let ms = payload["ms"].as_u64().unwrap_or(100);
