@@ -50,6 +50,19 @@ async fn register(url: &str, name: &str, extra: Value) {
     assert!(resp.status().is_success(), "register: {}", resp.text().await.unwrap());
 }
 
+/// `/_emulator/logs` lines of one function.
+async fn function_logs(url: &str, function: &str) -> Vec<Value> {
+    let v: Value = common::http()
+        .get(format!("{url}/_emulator/logs?function={function}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["lines"].as_array().cloned().unwrap_or_default()
+}
+
 async fn call(db: &Client, name: &str, payload: Value) -> (Value, Option<String>) {
     let out = db.invoke().function_name(name).payload(Blob::new(payload.to_string())).send().await.unwrap();
     let body: Value = serde_json::from_slice(out.payload.as_ref().unwrap().as_ref()).unwrap();
@@ -97,15 +110,8 @@ async fn invoke_runs_the_runtime_binary_with_lambdas_environment() {
     assert!(tail.contains("START RequestId: "), "{tail}");
     assert!(tail.contains("written by the function"), "{tail}");
     assert!(tail.contains("REPORT RequestId: "), "{tail}");
-    let logs: Value = common::http()
-        .get(format!("{}/_emulator/logs?function=echo", emu.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(logs["lines"].as_array().unwrap().iter().any(|l| l["message"] == "written by the function"));
+    let logs = function_logs(emu.url(), "echo").await;
+    assert!(logs.iter().any(|l| l["message"] == "written by the function"));
 
     let f = lam.get_function().function_name("echo").send().await.unwrap();
     let c = f.configuration.unwrap();
@@ -216,15 +222,8 @@ async fn instances_scale_out_under_load_up_to_the_limit_and_stay_warm() {
     assert_eq!(out.status_code, 202);
     let mut seen = false;
     for _ in 0..50 {
-        let logs: Value = common::http()
-            .get(format!("{}/_emulator/logs?function=busy", emu.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if logs["lines"].as_array().unwrap().iter().any(|l| l["message"] == "from an event") {
+        let logs = function_logs(emu.url(), "busy").await;
+        if logs.iter().any(|l| l["message"] == "from an event") {
             seen = true;
             break;
         }
@@ -275,13 +274,6 @@ async fn cognito_triggers_run_the_registered_function() {
         .await
         .unwrap();
     assert!(out.user_confirmed, "the function's autoConfirmUser took effect");
-    let logs: Value = common::http()
-        .get(format!("{}/_emulator/logs?function=pre-sign-up", emu.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(logs["lines"].as_array().unwrap().iter().any(|l| l["message"].as_str().unwrap().starts_with("START")));
+    let logs = function_logs(emu.url(), "pre-sign-up").await;
+    assert!(logs.iter().any(|l| l["message"].as_str().unwrap().starts_with("START")));
 }
