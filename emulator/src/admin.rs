@@ -53,6 +53,7 @@ async fn health(State(emu): State<Arc<Emu>>) -> Json<serde_json::Value> {
 }
 
 async fn reset(State(emu): State<Arc<Emu>>) -> Response {
+    emu.functions.stop_all();
     match emu.store.reset().await {
         Ok(()) => Json(json!({"reset": true})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),

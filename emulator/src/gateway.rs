@@ -95,7 +95,10 @@ fn classify(method: &Method, headers: &http::HeaderMap, uri: &http::Uri, sig: Op
         return Route::S3;
     }
     // `2015-03-31` is also a valid bucket name: unsigned requests only count as Lambda's by path.
-    if scope == Some("lambda") || (scope.is_none() && uri.path().starts_with(lambda::PATH_PREFIX)) {
+    if scope == Some("lambda")
+        || (scope.is_none()
+            && (uri.path().starts_with(lambda::PATH_PREFIX) || uri.path().starts_with(lambda::MAPPINGS_PREFIX)))
+    {
         return Route::Lambda;
     }
     let form = headers

@@ -160,6 +160,7 @@ impl EmulatorBuilder {
             functions: Default::default(),
             stream_writes: tokio::sync::Notify::new(),
         });
+        emu.functions.resume(&emu).await?;
         let app = gateway::router(emu.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -209,6 +210,7 @@ impl EmulatorHandle {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        self.emu.functions.stop_all();
         self.emu.store.close().await;
     }
 

@@ -16,7 +16,7 @@ use crate::common;
 /// The test function's executable. `cargo test` builds examples next to the test binaries;
 /// when a filtered run did not, it is built once into a separate target directory (the main
 /// one is locked by the running `cargo test`).
-fn test_function() -> &'static PathBuf {
+pub fn test_function() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let exe = std::env::current_exe().unwrap();
@@ -41,7 +41,7 @@ fn lambda(url: &str) -> Client {
 }
 
 /// Registers the test function as `name` with extra configuration.
-async fn register(url: &str, name: &str, extra: Value) {
+pub async fn register(url: &str, name: &str, extra: Value) {
     let mut spec = json!({ "name": name, "binary": test_function(), "environment": { "GREETING": "hello" } });
     if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
         s.extend(e.clone());
@@ -51,7 +51,7 @@ async fn register(url: &str, name: &str, extra: Value) {
 }
 
 /// `/_emulator/logs` lines of one function.
-async fn function_logs(url: &str, function: &str) -> Vec<Value> {
+pub async fn function_logs(url: &str, function: &str) -> Vec<Value> {
     let v: Value = common::http()
         .get(format!("{url}/_emulator/logs?function={function}"))
         .send()

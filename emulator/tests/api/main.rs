@@ -15,5 +15,6 @@ mod dynamodb_model;
 mod dynamodb_streams;
 mod kms;
 mod lambda;
+mod lambda_events;
 mod s3;
 mod sns;

@@ -11,6 +11,10 @@
 //! | `pid`   | returns the process id (tells warm reuse from new instances)      |
 //!
 //! A Cognito PreSignUp event (`triggerSource` `PreSignUp_*`) comes back with `autoConfirmUser`.
+//!
+//! An event with `Records` (DynamoDB stream batch, SNS notification) prints one `RECORD {json}`
+//! line per record. A stream record whose new image has `fail` = `error` fails the batch;
+//! `fail` = `report` reports it in `batchItemFailures` instead.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -31,6 +35,9 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     if payload["triggerSource"].as_str().is_some_and(|t| t.starts_with("PreSignUp_")) {
         payload["response"]["autoConfirmUser"] = true.into();
         return Ok(payload);
+    }
+    if let Some(records) = payload["Records"].as_array() {
+        return records_batch(records);
     }
     match payload["action"].as_str().unwrap_or("echo") {
         "sleep" => {
@@ -66,6 +73,36 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             }))
         }
     }
+}
+
+fn records_batch(records: &[Value]) -> Result<Value, Error> {
+    let mut errors = false;
+    let mut reported = Vec::new();
+    for r in records {
+        let seq = r["dynamodb"]["SequenceNumber"].clone();
+        println!(
+            "RECORD {}",
+            json!({
+                "source": r["eventSource"].as_str().or(r["EventSource"].as_str()),
+                "event": r["eventName"],
+                "keys": r["dynamodb"]["Keys"],
+                "seq": seq,
+                "sourceArn": r["eventSourceARN"],
+                "subject": r["Sns"]["Subject"],
+                "message": r["Sns"]["Message"],
+                "attributes": r["Sns"]["MessageAttributes"],
+            })
+        );
+        match r["dynamodb"]["NewImage"]["fail"]["S"].as_str() {
+            Some("error") => errors = true,
+            Some("report") => reported.push(json!({ "itemIdentifier": seq })),
+            _ => {}
+        }
+    }
+    if errors {
+        return Err(Box::new(TestFailure("a record asked to fail".into())));
+    }
+    Ok(json!({ "batchItemFailures": reported }))
 }
 
 #[tokio::main]

@@ -339,6 +339,15 @@ pub fn lambda_event(stream_arn: &str, records: &[(i64, Value)]) -> Value {
     json!({ "Records": records })
 }
 
+/// Whether a stream with this ARN exists (enabled or not).
+pub async fn exists(emu: &Arc<Emu>, stream_arn: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM ddb_streams WHERE stream_arn = ?")
+        .bind(stream_arn)
+        .fetch_optional(emu.store.pool())
+        .await?;
+    Ok(row.is_some())
+}
+
 /// The latest sequence number of a stream's table's writes, for LATEST iterators of pollers.
 pub async fn latest_seq(emu: &Arc<Emu>) -> Result<i64> {
     let mut conn = emu.store.pool().acquire().await?;

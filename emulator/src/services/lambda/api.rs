@@ -1,7 +1,5 @@
 //! The Invoke API's operations: Invoke, GetFunction, GetFunctionConfiguration, ListFunctions.
 
-use std::sync::Arc;
-
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use http::{HeaderValue, StatusCode};
@@ -11,7 +9,7 @@ use super::pool::Outcome;
 use super::{function_name, functions};
 use crate::error::{AwsError, Result};
 use crate::protocol::HttpRequest;
-use crate::state::{Ctx, Emu};
+use crate::state::Ctx;
 
 /// Lambda's synchronous payload limit (request and response).
 const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -111,8 +109,7 @@ pub async fn invoke(ctx: &Ctx, reference: &str, req: &HttpRequest) -> Result<Res
     match kind {
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
         "Event" => {
-            let emu = ctx.emu.clone();
-            tokio::spawn(async move { run_event(emu, name, payload).await });
+            ctx.emu.functions.invoke_async(&ctx.emu, &name, payload);
             let mut resp = StatusCode::ACCEPTED.into_response();
             resp.headers_mut().insert(
                 "x-amzn-requestid",
@@ -158,20 +155,31 @@ pub async fn invoke(ctx: &Ctx, reference: &str, req: &HttpRequest) -> Result<Res
     }
 }
 
-/// An asynchronous invocation: run, and on a function error retry twice, as Lambda does
-/// (after 1 s and 2 s here rather than a minute and two, so local work is not held up).
-async fn run_event(emu: Arc<Emu>, name: String, payload: bytes::Bytes) {
-    for (attempt, pause) in [0u64, 1, 2].into_iter().enumerate() {
-        tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
-        match emu.functions.invoke(&emu, &name, payload.clone()).await {
-            Ok(Outcome::Ok(_)) => return,
-            Ok(Outcome::Error { body }) => {
-                tracing::warn!(function = %name, attempt, error = %String::from_utf8_lossy(&body), "asynchronous invocation failed");
-            }
-            Err(e) => {
-                tracing::warn!(function = %name, error = %e.message, "asynchronous invocation could not run");
-                return;
-            }
+/// Create/Get/Update/Delete/ListEventSourceMappings.
+pub async fn mapping_operation(ctx: &Ctx, req: &HttpRequest, uuid: &str) -> Result<Response> {
+    use super::mappings;
+    let (status, doc) = match (&req.method, uuid) {
+        (&http::Method::POST, "") => (StatusCode::ACCEPTED, mappings::create(ctx, &req.body).await?),
+        (&http::Method::GET, "") => {
+            let max = match query_param(req, "MaxItems").map(|m| m.parse::<i64>()) {
+                None => 100,
+                Some(Ok(n)) if (1..=10000).contains(&n) => n.min(100),
+                Some(_) => {
+                    return Err(AwsError::validation(
+                        "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000",
+                    ));
+                }
+            };
+            let source = query_param(req, "EventSourceArn");
+            let function = query_param(req, "FunctionName");
+            let marker = query_param(req, "Marker");
+            let out = mappings::list(ctx, source.as_deref(), function.as_deref(), marker.as_deref(), max).await?;
+            (StatusCode::OK, out)
         }
-    }
+        (&http::Method::GET, id) => (StatusCode::OK, mappings::get(ctx, id).await?),
+        (&http::Method::PUT, id) => (StatusCode::ACCEPTED, mappings::update(ctx, id, &req.body).await?),
+        (&http::Method::DELETE, id) => (StatusCode::ACCEPTED, mappings::delete(ctx, id).await?),
+        _ => return Err(AwsError::new(StatusCode::NOT_FOUND, "UnknownOperationException", "Unknown operation")),
+    };
+    Ok(json(status, doc))
 }

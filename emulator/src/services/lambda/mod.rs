@@ -10,10 +10,12 @@
 //! | `runtime.rs`   | the Runtime API each instance polls (`/2018-06-01/runtime/…`)          |
 //! | `logs.rs`      | function output: prefixed on the emulator's stderr, kept for `/_emulator/logs` |
 //! | `api.rs`       | Invoke, GetFunction, ListFunctions                                     |
+//! | `mappings.rs`  | event source mappings: DynamoDB stream pollers feeding functions       |
 
 mod api;
 pub mod functions;
 pub mod logs;
+pub mod mappings;
 mod pool;
 mod runtime;
 
@@ -34,11 +36,15 @@ use crate::state::{Ctx, Emu};
 
 /// The path prefix of the Invoke API's function operations.
 pub const PATH_PREFIX: &str = "/2015-03-31/functions";
+/// The path prefix of the event source mapping operations.
+pub const MAPPINGS_PREFIX: &str = mappings::PATH_PREFIX;
 
 /// Running instances of every function, created on first use.
 #[derive(Debug, Default)]
 pub struct Functions {
     pools: Mutex<HashMap<String, Arc<pool::Pool>>>,
+    /// The poller task of every enabled event source mapping, by uuid.
+    pollers: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     pub logs: Arc<logs::Logs>,
 }
 
@@ -60,6 +66,61 @@ impl Functions {
         }
     }
 
+    /// Starts (or restarts) the poller of an event source mapping.
+    pub fn start_poller(&self, emu: &Arc<Emu>, uuid: &str) {
+        let task = tokio::spawn(mappings::poll(emu.clone(), uuid.to_string()));
+        if let Some(old) = self.pollers.lock().expect("pollers lock").insert(uuid.to_string(), task.abort_handle()) {
+            old.abort();
+        }
+    }
+
+    pub fn stop_poller(&self, uuid: &str) {
+        if let Some(p) = self.pollers.lock().expect("pollers lock").remove(uuid) {
+            p.abort();
+        }
+    }
+
+    /// Stops every poller and instance (reset, shutdown).
+    pub fn stop_all(&self) {
+        for (_, p) in self.pollers.lock().expect("pollers lock").drain() {
+            p.abort();
+        }
+        for (_, p) in self.pools.lock().expect("pools lock").drain() {
+            p.shutdown();
+        }
+    }
+
+    /// Starts the pollers of the mappings stored in an existing state directory.
+    pub async fn resume(&self, emu: &Arc<Emu>) -> Result<()> {
+        for uuid in mappings::enabled(emu).await? {
+            self.start_poller(emu, &uuid);
+        }
+        Ok(())
+    }
+
+    /// Runs an invocation in the background (`Event`): on a function error it is retried twice,
+    /// as Lambda does (after 1 s and 2 s here rather than a minute and two, so local work is
+    /// not held up).
+    pub fn invoke_async(&self, emu: &Arc<Emu>, name: &str, payload: bytes::Bytes) {
+        let emu = emu.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            for (attempt, pause) in [0u64, 1, 2].into_iter().enumerate() {
+                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+                match emu.functions.invoke(&emu, &name, payload.clone()).await {
+                    Ok(Outcome::Ok(_)) => return,
+                    Ok(Outcome::Error { body }) => {
+                        tracing::warn!(function = %name, attempt, error = %String::from_utf8_lossy(&body), "asynchronous invocation failed");
+                    }
+                    Err(e) => {
+                        tracing::warn!(function = %name, error = %e.message, "asynchronous invocation could not run");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
     /// Runs one invocation synchronously.
     pub async fn invoke(&self, emu: &Arc<Emu>, name: &str, payload: bytes::Bytes) -> Result<Outcome> {
         let pool = self.pool(emu, name).await?;
@@ -74,8 +135,11 @@ pub async fn register(emu: &Arc<Emu>, spec: FunctionSpec) -> Result<Value> {
     Ok(out)
 }
 
-/// Dispatch of the Invoke API by method and path.
+/// Dispatch of the Lambda API by method and path.
 pub async fn handle(ctx: &Ctx, req: &HttpRequest) -> Result<Response> {
+    if let Some(rest) = req.uri.path().strip_prefix(MAPPINGS_PREFIX) {
+        return api::mapping_operation(ctx, req, rest.trim_matches('/')).await;
+    }
     let path = req.uri.path().strip_prefix(PATH_PREFIX).unwrap_or("");
     let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let decoded: Vec<String> =

@@ -116,6 +116,32 @@ fn notification_document(ctx: &Ctx, topic: &Topic, sub: &Subscription, msg: &Mes
     Value::Object(doc)
 }
 
+/// Lambda's `SnsEvent` for one message: the notification document in the event's casing
+/// (`SigningCertUrl`, `UnsubscribeUrl`, `Subject` null when absent).
+fn lambda_event(ctx: &Ctx, topic: &Topic, sub: &Subscription, msg: &Message) -> Value {
+    let doc = notification_document(ctx, topic, sub, msg);
+    json!({
+        "Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": sub.arn,
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": doc["MessageId"],
+                "TopicArn": doc["TopicArn"],
+                "Subject": doc.get("Subject").cloned().unwrap_or(Value::Null),
+                "Message": doc["Message"],
+                "Timestamp": doc["Timestamp"],
+                "SignatureVersion": "1",
+                "Signature": "",
+                "SigningCertUrl": "",
+                "UnsubscribeUrl": doc["UnsubscribeURL"],
+                "MessageAttributes": doc.get("MessageAttributes").cloned().unwrap_or_else(|| json!({})),
+            }
+        }]
+    })
+}
+
 /// Delivers one message to one confirmed subscription.
 pub async fn deliver(ctx: &Ctx, topic: &Topic, sub: &Subscription, msg: &Message) -> Result<()> {
     let raw = sub.attributes.get("RawMessageDelivery").is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -149,6 +175,12 @@ pub async fn deliver(ctx: &Ctx, topic: &Topic, sub: &Subscription, msg: &Message
                 notification_document(ctx, topic, sub, msg).to_string()
             };
             post(ctx, sub, "Notification", body, Some(&msg.id));
+            Ok(())
+        }
+        "lambda" => {
+            let event = lambda_event(ctx, topic, sub, msg);
+            let name = crate::services::lambda::function_name(&sub.endpoint);
+            ctx.emu.functions.invoke_async(&ctx.emu, name, event.to_string().into());
             Ok(())
         }
         other => {
