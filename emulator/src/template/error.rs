@@ -31,8 +31,16 @@ impl TemplateError {
         TemplateError::Format(msg.into())
     }
 
+    pub(crate) fn eval(msg: impl Into<String>) -> Self {
+        TemplateError::Eval(msg.into())
+    }
+
     pub(crate) fn validation(msg: impl Into<String>) -> Self {
         TemplateError::Validation(msg.into())
+    }
+
+    pub(crate) fn unsupported(what: impl Into<String>) -> Self {
+        TemplateError::Unsupported(what.into())
     }
 }
 

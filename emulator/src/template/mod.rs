@@ -16,12 +16,12 @@
 //! [`Evaluator::include`] is false, evaluates each resource's properties with a [`Context`] that
 //! answers `Ref` and `Fn::GetAtt` for the resources it already created, and creates it.
 //!
-//! - [`yaml`]: text → JSON, short-form tags (`!Ref`) → long form (`{"Ref": …}`).
-//! - [`globals`]: SAM `Globals` merged into each `AWS::Serverless::*` resource.
-//! - [`deps`]: references between resources, the creation order, unresolved names.
-//! - [`params`]: parameter declarations and the values given for them.
-//! - [`eval`]: conditions and intrinsic functions.
-//! - [`sub`]: the `${…}` syntax of `Fn::Sub`.
+//! - `yaml`: text → JSON, short-form tags (`!Ref`) → long form (`{"Ref": …}`).
+//! - `globals`: SAM `Globals` merged into each `AWS::Serverless::*` resource.
+//! - `deps`: references between resources, the creation order, unresolved names.
+//! - `params`: parameter declarations and the values given for them.
+//! - `eval`: conditions and intrinsic functions.
+//! - `sub`: the `${…}` syntax of `Fn::Sub`.
 //!
 //! Not supported: `Fn::Transform` (macros such as `AWS::Include`), `Fn::ForEach`,
 //! `Fn::ImportValue` (there are no other stacks to import from), SSM parameter types, `Rules`,
@@ -30,10 +30,14 @@
 
 mod deps;
 mod error;
+mod eval;
 mod globals;
 mod params;
 mod sub;
 mod yaml;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 
@@ -41,6 +45,7 @@ use serde_json::{Map, Value};
 use serde_yaml_ng::Value as Yaml;
 
 pub use error::TemplateError;
+pub use eval::{Context, Evaluator, Pseudo};
 pub use params::Parameter;
 
 use error::bracket_list;
