@@ -19,6 +19,7 @@
 //! - [`store`]: SQLite (WAL) through sqlx; migrations in `emulator/migrations/`.
 //! - [`admin`]: health, reset, mailbox, clock for developers and tests.
 //! - [`invoke`]: how a service calls a Lambda function (Cognito triggers).
+//! - [`template`]: CloudFormation/SAM templates read and their intrinsic functions evaluated.
 //! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
 //!   key and timestamp, so a run can be reproduced exactly.
 //!
@@ -43,6 +44,7 @@ pub mod rng;
 pub mod services;
 pub mod state;
 pub mod store;
+pub mod template;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
