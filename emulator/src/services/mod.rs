@@ -10,6 +10,7 @@
 //! | DynamoDB | awsJson1_0 | [`dynamodb::handle`] |
 //! | Lambda  | restJson1  | [`lambda::handle`] |
 
+pub mod apigw;
 pub mod cognito;
 pub mod dynamodb;
 pub mod kms;
@@ -18,4 +19,4 @@ pub mod s3;
 pub mod sns;
 
 /// Service names reported by `/_emulator/health`.
-pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb", "dynamodbstreams", "lambda"];
+pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb", "dynamodbstreams", "lambda", "apigateway", "execute-api"];

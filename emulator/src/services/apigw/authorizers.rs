@@ -40,7 +40,8 @@ async fn jwks(emu: &Arc<Emu>, issuer: &str) -> Option<Value> {
         return cognito::tokens::jwks(emu, pool_id).await.ok();
     }
     let url = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
-    emu.http.get(url).send().await.ok()?.json().await.ok()
+    let body = emu.http.get(url).send().await.ok()?.bytes().await.ok()?;
+    serde_json::from_slice(&body).ok()
 }
 
 /// API Gateway's flattening of a claim value: strings as they are, arrays as `[a b]`.
