@@ -10,6 +10,8 @@
 //! | `POST /cognito/{pool}/rotate-key` | new signing key; the old one stays in the JWKS for a day |
 //! | `POST /lambda/functions` | register or replace a function (`FunctionSpec` JSON)     |
 //! | `GET  /logs`             | function output, oldest first; `?function=` `&limit=`  |
+//! | `POST /apigw/apis`       | create or replace an API (`ApiSpec` JSON); answers its URL |
+//! | `GET  /apigw/apis`       | every API with its URL and routes                      |
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ pub fn router() -> Router<Arc<Emu>> {
         .route("/cognito/{pool_id}/rotate-key", post(rotate_key))
         .route("/lambda/functions", post(register_function))
         .route("/logs", get(logs))
+        .route("/apigw/apis", post(register_api).get(list_apis))
 }
 
 fn now(emu: &Emu) -> String {
@@ -54,6 +57,7 @@ async fn health(State(emu): State<Arc<Emu>>) -> Json<serde_json::Value> {
 
 async fn reset(State(emu): State<Arc<Emu>>) -> Response {
     emu.functions.stop_all();
+    emu.sockets.close_all();
     match emu.store.reset().await {
         Ok(()) => Json(json!({"reset": true})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
@@ -130,4 +134,20 @@ struct LogsQuery {
 async fn logs(State(emu): State<Arc<Emu>>, Query(q): Query<LogsQuery>) -> Json<serde_json::Value> {
     let lines = emu.functions.logs.recent(q.function.as_deref(), q.limit.unwrap_or(1000));
     Json(json!({ "lines": lines }))
+}
+
+async fn register_api(State(emu): State<Arc<Emu>>, Json(spec): Json<crate::services::apigw::ApiSpec>) -> Response {
+    use crate::services::apigw::spec;
+    match spec::save(&emu, spec).await {
+        Ok(saved) => Json(spec::summary(&emu, &saved)).into_response(),
+        Err(e) => (e.status, Json(json!({ "error": e.code, "message": e.message }))).into_response(),
+    }
+}
+
+async fn list_apis(State(emu): State<Arc<Emu>>) -> Response {
+    use crate::services::apigw::spec;
+    match spec::list(&emu).await {
+        Ok(apis) => Json(json!({ "apis": apis.iter().map(|a| spec::summary(&emu, a)).collect::<Vec<_>>() })).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.message }))).into_response(),
+    }
 }

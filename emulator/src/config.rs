@@ -52,6 +52,8 @@ pub struct Config {
     pub cognito_aws_issuer: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// WebSocket connections without traffic are closed after this long (AWS: 10 minutes).
+    pub ws_idle_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             auto_confirm_subscriptions: false,
             cognito_aws_issuer: false,
             max_body_bytes: 512 * 1024 * 1024,
+            ws_idle_timeout: std::time::Duration::from_secs(600),
         }
     }
 }

@@ -25,12 +25,21 @@ use crate::protocol::aws_json::{self, JSON_1_1};
 use crate::protocol::aws_query::{self, QueryInput};
 use crate::protocol::sigv4::{self, Signature, SignedRequest};
 use crate::protocol::{AuthFailure, HttpRequest, Protocol};
-use crate::services::{cognito, dynamodb, kms, lambda, s3, sns};
+use crate::services::{apigw, cognito, dynamodb, kms, lambda, s3, sns};
 use crate::state::{Ctx, Emu, Principal};
 
 /// Builds the router for one instance.
 pub fn router(emu: Arc<Emu>) -> Router {
-    Router::new().nest("/_emulator", crate::admin::router()).fallback(handle).layer(cors()).with_state(emu)
+    // API stages answer CORS by their own configuration, so they sit outside the service CORS layer.
+    let stages = Router::new()
+        .route(&format!("{}/{{*rest}}", apigw::PATH_PREFIX), axum::routing::any(apigw::data_plane))
+        .route(&format!("{}/{{api}}", apigw::PATH_PREFIX), axum::routing::any(apigw::data_plane));
+    Router::new()
+        .nest("/_emulator", crate::admin::router())
+        .fallback(handle)
+        .layer(cors())
+        .merge(stages)
+        .with_state(emu)
 }
 
 /// Browsers may call every service directly: answer preflights and expose the headers SDKs read.
@@ -79,6 +88,8 @@ enum Route {
     },
     Query,
     Lambda,
+    /// `/{stage}/@connections/{id}` or `/@connections/{id}` (API Gateway management).
+    Connections(String),
     S3,
 }
 
@@ -91,6 +102,11 @@ fn classify(method: &Method, headers: &http::HeaderMap, uri: &http::Uri, sig: Op
         return Route::Json { prefix: prefix.to_string(), op: op.to_string() };
     }
     let scope = sig.map(|s| s.service.as_str());
+    if matches!(scope, None | Some("execute-api"))
+        && let Some(id) = apigw::management::connection_of(uri.path())
+    {
+        return Route::Connections(id);
+    }
     if scope == Some("s3") {
         return Route::S3;
     }
@@ -150,7 +166,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             _ => Protocol::AwsQuery(GENERIC_QUERY),
         },
         Route::S3 => Protocol::RestXml,
-        Route::Lambda => Protocol::RestJson,
+        Route::Lambda | Route::Connections(_) => Protocol::RestJson,
         Route::WellKnown { .. } => Protocol::AwsJson(cognito::FLAVOR),
     };
     let head = parts.method == Method::HEAD;
@@ -194,6 +210,9 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             }
             Route::S3 => s3::handle(&ctx, &req).await,
             Route::Lambda => lambda::handle(&ctx, &req).await,
+            Route::Connections(id) => {
+                apigw::management::handle(&emu, &req.method, id, &req.body, sig.is_some()).await
+            }
             Route::WellKnown { pool_id, document } => match cognito::tokens::well_known(&emu, pool_id, document).await?
             {
                 Some(doc) => Ok(axum::Json(doc).into_response()),

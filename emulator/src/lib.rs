@@ -128,6 +128,11 @@ impl EmulatorBuilder {
         self.config.cognito_aws_issuer = on;
         self
     }
+    /// How long a WebSocket connection may stay silent before it is closed.
+    pub fn ws_idle_timeout(mut self, after: std::time::Duration) -> Self {
+        self.config.ws_idle_timeout = after;
+        self
+    }
     pub fn auto_confirm_subscriptions(mut self, on: bool) -> Self {
         self.config.auto_confirm_subscriptions = on;
         self
@@ -161,11 +166,13 @@ impl EmulatorBuilder {
             lambda: Some(given.unwrap_or_else(|| Arc::new(services::lambda::LocalInvoker(me.clone())))),
             functions: Default::default(),
             stream_writes: tokio::sync::Notify::new(),
+            sockets: Default::default(),
         });
         emu.functions.resume(&emu).await?;
         let app = gateway::router(emu.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = rx.await;
             });
@@ -211,6 +218,8 @@ impl EmulatorHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Open WebSockets would hold graceful shutdown forever.
+        self.emu.sockets.close_all();
         let _ = (&mut self.task).await;
         self.emu.functions.stop_all();
         self.emu.store.close().await;

@@ -28,6 +28,8 @@ pub struct Emu {
     pub functions: crate::services::lambda::Functions,
     /// Woken after every committed DynamoDB write, so stream pollers need not spin.
     pub stream_writes: tokio::sync::Notify,
+    /// Live API Gateway WebSocket connections.
+    pub sockets: crate::services::apigw::websocket::Connections,
 }
 
 /// Who is calling: the access key from the SigV4 signature and the principal it maps to.
