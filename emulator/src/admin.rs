@@ -147,7 +147,9 @@ async fn register_api(State(emu): State<Arc<Emu>>, Json(spec): Json<crate::servi
 async fn list_apis(State(emu): State<Arc<Emu>>) -> Response {
     use crate::services::apigw::spec;
     match spec::list(&emu).await {
-        Ok(apis) => Json(json!({ "apis": apis.iter().map(|a| spec::summary(&emu, a)).collect::<Vec<_>>() })).into_response(),
+        Ok(apis) => {
+            Json(json!({ "apis": apis.iter().map(|a| spec::summary(&emu, a)).collect::<Vec<_>>() })).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.message }))).into_response(),
     }
 }

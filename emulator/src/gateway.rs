@@ -31,9 +31,9 @@ use crate::state::{Ctx, Emu, Principal};
 /// Builds the router for one instance.
 pub fn router(emu: Arc<Emu>) -> Router {
     // API stages answer CORS by their own configuration, so they sit outside the service CORS layer.
-    let stages = Router::new()
-        .route(&format!("{}/{{*rest}}", apigw::PATH_PREFIX), axum::routing::any(apigw::data_plane))
-        .route(&format!("{}/{{api}}", apigw::PATH_PREFIX), axum::routing::any(apigw::data_plane));
+    let stages = ["{api}", "{api}/", "{api}/{*rest}"].iter().fold(Router::new(), |r, p| {
+        r.route(&format!("{}/{p}", apigw::PATH_PREFIX), axum::routing::any(apigw::data_plane))
+    });
     Router::new()
         .nest("/_emulator", crate::admin::router())
         .fallback(handle)
@@ -210,9 +210,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             }
             Route::S3 => s3::handle(&ctx, &req).await,
             Route::Lambda => lambda::handle(&ctx, &req).await,
-            Route::Connections(id) => {
-                apigw::management::handle(&emu, &req.method, id, &req.body, sig.is_some()).await
-            }
+            Route::Connections(id) => apigw::management::handle(&emu, &req.method, id, &req.body, sig.is_some()).await,
             Route::WellKnown { pool_id, document } => match cognito::tokens::well_known(&emu, pool_id, document).await?
             {
                 Some(doc) => Ok(axum::Json(doc).into_response()),

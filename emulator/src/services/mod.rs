@@ -19,4 +19,5 @@ pub mod s3;
 pub mod sns;
 
 /// Service names reported by `/_emulator/health`.
-pub const NAMES: &[&str] = &["s3", "kms", "sns", "cognito-idp", "dynamodb", "dynamodbstreams", "lambda", "apigateway", "execute-api"];
+pub const NAMES: &[&str] =
+    &["s3", "kms", "sns", "cognito-idp", "dynamodb", "dynamodbstreams", "lambda", "apigateway", "execute-api"];

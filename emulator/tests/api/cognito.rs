@@ -18,13 +18,13 @@ use sha2::Sha256;
 
 use crate::common;
 
-const PASSWORD: &str = "Correct-Horse-9";
+pub const PASSWORD: &str = "Correct-Horse-9";
 
 fn cognito(url: &str) -> Client {
     Client::new(&common::sdk_config(url))
 }
 
-async fn pool(idp: &Client, admin_only: bool) -> String {
+pub async fn pool(idp: &Client, admin_only: bool) -> String {
     idp.create_user_pool()
         .pool_name("chat")
         .auto_verified_attributes(VerifiedAttributeType::Email)
@@ -38,7 +38,7 @@ async fn pool(idp: &Client, admin_only: bool) -> String {
         .unwrap()
 }
 
-async fn client(idp: &Client, pool_id: &str) -> String {
+pub async fn client(idp: &Client, pool_id: &str) -> String {
     idp.create_user_pool_client()
         .user_pool_id(pool_id)
         .client_name("web")
@@ -61,7 +61,7 @@ async fn code_for(url: &str, address: &str) -> String {
     body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("a 6-digit code").to_string()
 }
 
-async fn login(
+pub async fn login(
     idp: &Client,
     client_id: &str,
     username: &str,
@@ -80,7 +80,7 @@ async fn login(
 }
 
 /// Signs up and confirms `username` with the code from the mailbox.
-async fn signed_up(url: &str, idp: &Client, client_id: &str, username: &str, email: &str) {
+pub async fn signed_up(url: &str, idp: &Client, client_id: &str, username: &str, email: &str) {
     idp.sign_up()
         .client_id(client_id)
         .username(username)

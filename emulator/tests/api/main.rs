@@ -4,6 +4,7 @@
 //! its own in-process emulator on an ephemeral port with in-memory state, unless it tests
 //! persistence.
 
+mod apigw;
 mod auth;
 mod cli;
 mod cognito;

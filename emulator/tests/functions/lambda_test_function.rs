@@ -12,6 +12,19 @@
 //!
 //! A Cognito PreSignUp event (`triggerSource` `PreSignUp_*`) comes back with `autoConfirmUser`.
 //!
+//! API Gateway events are read through `aws_lambda_events`' types (so a shape the emulator
+//! gets wrong fails to deserialize, as it would in a real function):
+//!
+//! | event                   | answer                                                          |
+//! |-------------------------|-----------------------------------------------------------------|
+//! | HTTP API (2.0)          | 200 with route key, path/query parameters, JWT claims, body      |
+//! | REST proxy (1.0)        | 200 with resource, path parameters, Cognito claims, body         |
+//! | REQUEST authorizer      | Allow when the `token` query parameter is `good`, else Deny      |
+//! | WebSocket `$connect`    | 403 when the query has `deny`, else 200; prints `CONNECT id`     |
+//! | WebSocket message `echo`| posts `{"echo": body}` back through `@connections` (SDK)         |
+//! | WebSocket message other | returns its connection id (a route response, if configured)      |
+//! | WebSocket `$disconnect` | prints `DISCONNECT id status`                                    |
+//!
 //! An event with `Records` (DynamoDB stream batch, SNS notification) prints one `RECORD {json}`
 //! line per record. A stream record whose new image has `fail` = `error` fails the batch;
 //! `fail` = `report` reports it in `batchItemFailures` instead.
@@ -35,6 +48,38 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     if payload["triggerSource"].as_str().is_some_and(|t| t.starts_with("PreSignUp_")) {
         payload["response"]["autoConfirmUser"] = true.into();
         return Ok(payload);
+    }
+    if payload["type"] == "REQUEST" {
+        return Ok(request_authorizer(&payload));
+    }
+    if payload["requestContext"]["eventType"].is_string() {
+        return websocket(payload).await;
+    }
+    if payload["version"] == "2.0" {
+        let e: aws_lambda_events::apigw::ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
+        let claims = e.request_context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| j.claims.clone());
+        let out = json!({
+            "routeKey": e.route_key,
+            "rawPath": e.raw_path,
+            "method": e.request_context.http.method.as_str(),
+            "path": e.path_parameters,
+            "rawQuery": e.raw_query_string,
+            "claims": claims,
+            "body": e.body,
+            "stage": e.request_context.stage,
+        });
+        return Ok(json!({ "statusCode": 200, "headers": { "x-route": e.route_key }, "body": out.to_string() }));
+    }
+    if payload["httpMethod"].is_string() {
+        let e: aws_lambda_events::apigw::ApiGatewayProxyRequest = serde_json::from_value(payload)?;
+        let out = json!({
+            "resource": e.resource,
+            "path": e.path,
+            "params": e.path_parameters,
+            "claims": e.request_context.authorizer.fields.get("claims"),
+            "body": e.body,
+        });
+        return Ok(json!({ "statusCode": 201, "body": out.to_string() }));
     }
     if let Some(records) = payload["Records"].as_array() {
         return records_batch(records);
@@ -72,6 +117,57 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
                 "env": env,
             }))
         }
+    }
+}
+
+fn request_authorizer(event: &Value) -> Value {
+    let good = event["queryStringParameters"]["token"] == "good";
+    json!({
+        "principalId": "alice",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{ "Action": "execute-api:Invoke", "Effect": if good { "Allow" } else { "Deny" }, "Resource": event["methodArn"] }],
+        },
+        "context": { "user": "alice" },
+    })
+}
+
+async fn websocket(payload: Value) -> Result<Value, Error> {
+    let e: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_value(payload)?;
+    let ctx = &e.request_context;
+    let id = ctx.connection_id.clone().unwrap_or_default();
+    match ctx.event_type.as_deref() {
+        Some("CONNECT") => {
+            if e.query_string_parameters.first("deny").is_some() {
+                return Ok(json!({ "statusCode": 403 }));
+            }
+            let user = ctx.authorizer.fields.get("user").and_then(|u| u.as_str()).map(str::to_string);
+            println!("CONNECT {id} {}", user.unwrap_or_default());
+            Ok(json!({ "statusCode": 200 }))
+        }
+        Some("DISCONNECT") => {
+            println!("DISCONNECT {id} {}", ctx.disconnect_status_code.unwrap_or_default());
+            Ok(json!({ "statusCode": 200 }))
+        }
+        _ if ctx.route_key.as_deref() == Some("echo") => {
+            // The management endpoint as a backend builds it: the SDK endpoint plus the stage.
+            let base = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+            let stage = ctx.stage.clone().unwrap_or_default();
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(format!("{base}/{stage}"))
+                .http_client(aws_smithy_http_client::Builder::new().build_http())
+                .load()
+                .await;
+            let mgmt = aws_sdk_apigatewaymanagement::Client::new(&config);
+            let body = json!({ "echo": e.body.unwrap_or_default() }).to_string();
+            mgmt.post_to_connection()
+                .connection_id(&id)
+                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(body))
+                .send()
+                .await?;
+            Ok(json!({ "statusCode": 200 }))
+        }
+        _ => Ok(json!({ "statusCode": 200, "body": id })),
     }
 }
 

@@ -49,7 +49,8 @@ fn flatten(v: &Value) -> Value {
     match v {
         Value::String(_) => v.clone(),
         Value::Array(items) => {
-            let parts: Vec<String> = items.iter().map(|i| flatten(i).as_str().unwrap_or_default().to_string()).collect();
+            let parts: Vec<String> =
+                items.iter().map(|i| flatten(i).as_str().unwrap_or_default().to_string()).collect();
             Value::String(format!("[{}]", parts.join(" ")))
         }
         other => Value::String(other.to_string()),

@@ -13,9 +13,9 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::Incoming;
 use super::authorizers::{self, Denied};
 use super::spec::{ApiProtocol, ApiSpec, AuthorizerSpec, Cors, RouteSpec};
-use super::Incoming;
 use crate::services::lambda::Outcome;
 use crate::state::Emu;
 
@@ -31,8 +31,11 @@ fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
+/// How specific a pattern match is: no greedy segment, literal segments, segments.
+type Specificity = (bool, usize, usize);
+
 /// Matches `path` against a route pattern; returns the parameters and a precedence score.
-fn match_pattern(pattern: &str, path: &str) -> Option<(BTreeMap<String, String>, (bool, usize, usize))> {
+fn match_pattern(pattern: &str, path: &str) -> Option<(BTreeMap<String, String>, Specificity)> {
     let pat: Vec<&str> = pattern.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let mut params = BTreeMap::new();

@@ -358,10 +358,8 @@ async fn disconnect(emu: &Arc<Emu>, session: &Session, ended: Ended) {
 
 /// The route key a message selects: `$request.body.<path>` read from its JSON body.
 fn select_route<'a>(spec: &'a ApiSpec, body: &[u8], binary: bool) -> Option<&'a RouteSpec> {
-    let by_expression = (!binary)
-        .then(|| spec.route_selection_expression.strip_prefix("$request.body."))
-        .flatten()
-        .and_then(|path| {
+    let by_expression =
+        (!binary).then(|| spec.route_selection_expression.strip_prefix("$request.body.")).flatten().and_then(|path| {
             let v: Value = serde_json::from_slice(body).ok()?;
             let selected = path.split('.').try_fold(&v, |v, k| v.get(k))?;
             let key = selected.as_str()?;
@@ -382,7 +380,8 @@ async fn on_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bo
         return;
     };
     let mut ctx = session.context(emu, &r.key, "MESSAGE", &request_id);
-    ctx["messageId"] = emu.rng.string_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789=", 16).into();
+    ctx["messageId"] =
+        emu.rng.string_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789=", 16).into();
     let (text, b64) = if binary {
         (base64::engine::general_purpose::STANDARD.encode(&body), true)
     } else {
