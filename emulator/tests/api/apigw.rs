@@ -45,12 +45,16 @@ async fn http_api_jwt_authorizer_refuses_before_the_function_and_passes_claims()
         json!({
             "name": "chat-http",
             "protocol": "HTTP",
-            "authorizers": { "cognito": { "type": "JWT", "issuer": format!("{url}/{pool_id}"), "audience": [client_id] } },
+            "authorizers": {
+                "cognito": { "type": "JWT", "issuer": format!("{url}/{pool_id}"), "audience": [client_id] },
+                "custom": { "type": "REQUEST", "function": "api-fn", "identitySource": ["$request.querystring.token"] },
+            },
             "cors": { "allowOrigins": ["http://app.local"], "allowMethods": ["GET", "POST"], "allowHeaders": ["authorization"], "maxAge": 300 },
             "routes": [
                 { "key": "GET /users/{id}", "function": "api-fn", "authorizer": "cognito" },
                 { "key": "GET /admin", "function": "api-fn", "authorizer": "cognito", "scopes": ["chat/admin"] },
                 { "key": "POST /open", "function": "api-fn" },
+                { "key": "GET /custom", "function": "api-fn", "authorizer": "custom" },
             ],
         }),
     )
@@ -115,6 +119,11 @@ async fn http_api_jwt_authorizer_refuses_before_the_function_and_passes_claims()
         .await
         .unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
+
+    // A Lambda REQUEST authorizer: its policy decides.
+    assert_eq!(http.get(format!("{base}/custom")).send().await.unwrap().status(), 401);
+    assert_eq!(http.get(format!("{base}/custom?token=bad")).send().await.unwrap().status(), 403);
+    assert_eq!(http.get(format!("{base}/custom?token=good")).send().await.unwrap().status(), 200);
 
     // Expired tokens (emulator clock) are refused.
     common::advance_clock(url, "2h").await;

@@ -304,3 +304,33 @@ async fn sns_lambda_subscription_invokes_the_function_with_the_sns_event() {
     assert_eq!(got[0]["attributes"]["kind"], json!({ "Type": "String", "Value": "chat" }));
     assert!(sub.subscription_arn().unwrap().starts_with(&topic));
 }
+
+#[tokio::test]
+async fn a_mapping_resumes_after_restart_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = common::builder().state_dir(dir.path()).start().await.unwrap();
+    let url = emu.url().to_string();
+    let db = dynamo(&url);
+    let arn = table_with_stream(&db, "durable").await;
+    register(&url, "durable-fn", json!({})).await;
+    lambda(&url)
+        .create_event_source_mapping()
+        .function_name("durable-fn")
+        .event_source_arn(&arn)
+        .starting_position(EventSourcePosition::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    put(&db, "durable", "one", None).await;
+    put(&db, "durable", "two", None).await;
+    assert_eq!(ids(&await_records(&url, "durable-fn", 2).await), ["one", "two"]);
+    emu.shutdown().await;
+
+    let emu = common::builder().state_dir(dir.path()).start().await.unwrap();
+    let url = emu.url().to_string();
+    let db = dynamo(&url);
+    put(&db, "durable", "three", None).await;
+    let got = await_records(&url, "durable-fn", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ids(&records(&url, "durable-fn").await), ["three"], "handled records are not delivered again: {got:?}");
+}
