@@ -291,7 +291,7 @@ fn authenticate(
             }
         }
     }
-    let Some(cred) = cfg.credential(&sig.access_key) else {
+    let Some(cred) = emu.credential(&sig.access_key) else {
         if cfg.strict_auth {
             return Err(protocol.auth_error(AuthFailure::UnknownAccessKey(sig.access_key.clone())));
         }

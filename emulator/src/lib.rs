@@ -167,6 +167,7 @@ impl EmulatorBuilder {
             functions: Default::default(),
             stream_writes: tokio::sync::Notify::new(),
             sockets: Default::default(),
+            role_keys: Default::default(),
         });
         emu.functions.resume(&emu).await?;
         let app = gateway::router(emu.clone());

@@ -30,6 +30,35 @@ pub struct Emu {
     pub stream_writes: tokio::sync::Notify,
     /// Live API Gateway WebSocket connections.
     pub sockets: crate::services::apigw::websocket::Connections,
+    /// Access keys handed to Lambda functions for their execution roles, by access key.
+    pub role_keys: std::sync::Mutex<std::collections::HashMap<String, crate::config::Credential>>,
+}
+
+impl Emu {
+    /// The credential of an access key: configured, or a function's execution-role key.
+    pub fn credential(&self, access_key: &str) -> Option<crate::config::Credential> {
+        self.config
+            .credential(access_key)
+            .cloned()
+            .or_else(|| self.role_keys.lock().expect("role keys lock").get(access_key).cloned())
+    }
+
+    /// The temporary credential a function running as `role_arn` gets, as Lambda hands out
+    /// its execution role's session. Derived from the ARN, so it is stable across restarts,
+    /// and registered so requests signed with it act as that role (key policies see it).
+    pub fn role_credential(&self, role_arn: &str) -> crate::config::Credential {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("execution-role:{role_arn}").as_bytes());
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let id: String = digest[..16].iter().map(|b| ALPHABET[(*b as usize) % 32] as char).collect();
+        let cred = crate::config::Credential {
+            access_key: format!("ASIA{id}"),
+            secret_key: hex::encode(&digest[16..]),
+            principal_arn: role_arn.to_string(),
+        };
+        self.role_keys.lock().expect("role keys lock").insert(cred.access_key.clone(), cred.clone());
+        cred
+    }
 }
 
 /// Who is calling: the access key from the SigV4 signature and the principal it maps to.

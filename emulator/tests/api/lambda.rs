@@ -277,3 +277,35 @@ async fn cognito_triggers_run_the_registered_function() {
     let logs = function_logs(emu.url(), "pre-sign-up").await;
     assert!(logs.iter().any(|l| l["message"].as_str().unwrap().starts_with("START")));
 }
+
+#[tokio::test]
+async fn functions_sign_as_their_execution_role() {
+    let emu = common::start().await;
+    let url = emu.url();
+    let role = "arn:aws:iam::000000000000:role/chat-backend";
+    register(url, "with-role", json!({ "role": role })).await;
+    register(url, "without-role", json!({})).await;
+    // Only the role may encrypt; an administrator manages the key.
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Effect": "Allow", "Principal": { "AWS": "arn:aws:iam::000000000000:user/admin" }, "Action": "kms:*", "Resource": "*" },
+            { "Effect": "Allow", "Principal": { "AWS": role }, "Action": "kms:Encrypt", "Resource": "*" },
+        ],
+    });
+    let key = common::kms(url)
+        .create_key()
+        .policy(policy.to_string())
+        .bypass_policy_lockout_safety_check(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let lam = lambda(url);
+    let (out, _) = call(&lam, "with-role", json!({ "action": "kms", "keyId": key })).await;
+    assert_eq!(out, json!({ "ok": true }), "the role's key policy grant applies to the function");
+    let (out, _) = call(&lam, "without-role", json!({ "action": "kms", "keyId": key })).await;
+    assert_eq!(out, json!({ "error": "AccessDeniedException" }));
+}

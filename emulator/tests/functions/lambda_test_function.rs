@@ -9,6 +9,7 @@
 //! | `crash` | exits the process with status 3 mid-invocation                    |
 //! | `print` | writes `line` to stdout and returns                               |
 //! | `pid`   | returns the process id (tells warm reuse from new instances)      |
+//! | `kms`   | KMS Encrypt under `keyId` with the function's credentials; `{"ok"}` or `{"error"}` |
 //!
 //! A Cognito PreSignUp event (`triggerSource` `PreSignUp_*`) comes back with `autoConfirmUser`.
 //!
@@ -97,6 +98,19 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             Ok(json!({ "printed": true }))
         }
         "pid" => Ok(json!({ "pid": std::process::id() })),
+        "kms" => {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(aws_smithy_http_client::Builder::new().build_http())
+                .load()
+                .await;
+            let kms = aws_sdk_kms::Client::new(&config);
+            let key = payload["keyId"].as_str().unwrap_or_default();
+            let out = kms.encrypt().key_id(key).plaintext(aws_sdk_kms::primitives::Blob::new("x")).send().await;
+            Ok(match out {
+                Ok(_) => json!({ "ok": true }),
+                Err(e) => json!({ "error": aws_sdk_kms::error::ProvideErrorMetadata::code(&e) }),
+            })
+        }
         _ => {
             let env: serde_json::Map<String, Value> = [
                 "AWS_LAMBDA_FUNCTION_NAME",

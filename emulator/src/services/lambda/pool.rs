@@ -103,13 +103,18 @@ impl std::fmt::Debug for Pool {
 
 impl Pool {
     pub fn new(emu: &Arc<Emu>, spec: FunctionSpec, logs: Arc<Logs>) -> Arc<Pool> {
-        let cred = emu.config.credentials.first();
+        // A function with an execution role signs as that role; without one, as the first
+        // configured credential (the account root by default).
+        let cred = match &spec.role {
+            Some(role) => Some(emu.role_credential(role)),
+            None => emu.config.credentials.first().cloned(),
+        };
         let mut env: Vec<(String, String)> = vec![
             ("AWS_ENDPOINT_URL".into(), emu.endpoint.clone()),
             ("AWS_REGION".into(), emu.config.region.clone()),
             ("AWS_DEFAULT_REGION".into(), emu.config.region.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), cred.map_or("test".into(), |c| c.access_key.clone())),
-            ("AWS_SECRET_ACCESS_KEY".into(), cred.map_or("test".into(), |c| c.secret_key.clone())),
+            ("AWS_ACCESS_KEY_ID".into(), cred.as_ref().map_or("test".into(), |c| c.access_key.clone())),
+            ("AWS_SECRET_ACCESS_KEY".into(), cred.as_ref().map_or("test".into(), |c| c.secret_key.clone())),
             ("AWS_LAMBDA_FUNCTION_NAME".into(), spec.name.clone()),
             ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), spec.memory_mb.to_string()),
@@ -118,6 +123,10 @@ impl Pool {
             ("_HANDLER".into(), spec.handler.clone()),
             ("LAMBDA_TASK_ROOT".into(), spec.binary.parent().map(|p| p.display().to_string()).unwrap_or_default()),
         ];
+        if spec.role.is_some() {
+            // Lambda's execution-role sessions always carry a token; SDKs send it along.
+            env.push(("AWS_SESSION_TOKEN".into(), format!("local-session-{}", spec.name)));
+        }
         env.extend(spec.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
         let arn = functions::arn(emu, &spec.name);
         Arc::new(Pool {
