@@ -3,3 +3,9 @@
 //! Domain logic lives here as plain async functions over the AWS SDK clients; the Lambda
 //! functions in `src/bin/` are thin `lambda_runtime` wrappers around them. The same binaries run
 //! on AWS and under the emulator: only `AWS_ENDPOINT_URL` differs.
+//!
+//! - [`kms`]: the KMS operations the chat needs, as a trait (SDK client or in process).
+//! - [`envelope`]: sealing and opening one message copy for one reader.
+
+pub mod envelope;
+pub mod kms;
