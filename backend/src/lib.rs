@@ -6,6 +6,10 @@
 //!
 //! - [`kms`]: the KMS operations the chat needs, as a trait (SDK client or in process).
 //! - [`envelope`]: sealing and opening one message copy for one reader.
+//! - [`ids`]: time-ordered message ids, direct-conversation ids, opaque checked cursors.
+//! - [`store`]: the single DynamoDB table and its access patterns.
 
 pub mod envelope;
+pub mod ids;
 pub mod kms;
+pub mod store;
