@@ -42,9 +42,9 @@ pub enum StoreError {
     BadCursor,
 }
 
-fn dynamo<E: std::fmt::Debug>(e: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
+fn dynamo<E>(e: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
 {
     let code = e.as_service_error().and_then(|s| s.code()).unwrap_or("").to_string();
     let msg = e.as_service_error().and_then(|s| s.message()).unwrap_or("").to_string();
