@@ -47,6 +47,7 @@ async fn http_api_jwt_authorizer_refuses_before_the_function_and_passes_claims()
             "protocol": "HTTP",
             "authorizers": {
                 "cognito": { "type": "JWT", "issuer": format!("{url}/{pool_id}"), "audience": [client_id] },
+                "aws-form": { "type": "JWT", "issuer": format!("https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"), "audience": [client_id] },
                 "custom": { "type": "REQUEST", "function": "api-fn", "identitySource": ["$request.querystring.token"] },
             },
             "cors": { "allowOrigins": ["http://app.local"], "allowMethods": ["GET", "POST"], "allowHeaders": ["authorization"], "maxAge": 300 },
@@ -55,6 +56,7 @@ async fn http_api_jwt_authorizer_refuses_before_the_function_and_passes_claims()
                 { "key": "GET /admin", "function": "api-fn", "authorizer": "cognito", "scopes": ["chat/admin"] },
                 { "key": "POST /open", "function": "api-fn" },
                 { "key": "GET /custom", "function": "api-fn", "authorizer": "custom" },
+                { "key": "GET /aws-issuer", "function": "api-fn", "authorizer": "aws-form" },
             ],
         }),
     )
@@ -119,6 +121,10 @@ async fn http_api_jwt_authorizer_refuses_before_the_function_and_passes_claims()
         .await
         .unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
+
+    // A template written for AWS names the pool by AWS's issuer URL: this instance is that pool.
+    let r = http.get(format!("{base}/aws-issuer")).bearer_auth(&id_token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
 
     // A Lambda REQUEST authorizer: its policy decides.
     assert_eq!(http.get(format!("{base}/custom")).send().await.unwrap().status(), 401);

@@ -33,11 +33,30 @@ pub struct Verified {
     pub scopes: Option<Vec<String>>,
 }
 
+/// The pool of this instance an issuer names: the emulator's own issuer URL
+/// (`{endpoint}/{poolId}`) or AWS's (`https://cognito-idp.{region}.amazonaws.com/{poolId}`),
+/// since a template written for AWS names the latter and this instance is that pool's Cognito.
+fn local_pool(emu: &Emu, issuer: &str) -> Option<String> {
+    let issuer = issuer.trim_end_matches('/');
+    let pool_id = issuer.rsplit('/').next()?;
+    let aws = format!("https://cognito-idp.{}.amazonaws.com/{pool_id}", emu.config.region);
+    let local = format!("{}/{pool_id}", emu.endpoint);
+    (pool_id.contains('_') && (issuer == aws || issuer == local)).then(|| pool_id.to_string())
+}
+
+/// The `iss` values a token may carry for an issuer: both forms for a local pool.
+fn accepted_issuers(emu: &Emu, issuer: &str) -> Vec<String> {
+    let issuer = issuer.trim_end_matches('/').to_string();
+    match local_pool(emu, &issuer) {
+        Some(pool) => vec![issuer, cognito::tokens::issuer(emu, &pool)],
+        None => vec![issuer],
+    }
+}
+
 /// The keys of an issuer: this instance's pool when the issuer names one, else its JWKS URL.
 async fn jwks(emu: &Arc<Emu>, issuer: &str) -> Option<Value> {
-    let pool_id = issuer.trim_end_matches('/').rsplit('/').next()?;
-    if pool_id.contains('_') && cognito::tokens::issuer(emu, pool_id) == issuer.trim_end_matches('/') {
-        return cognito::tokens::jwks(emu, pool_id).await.ok();
+    if let Some(pool_id) = local_pool(emu, issuer) {
+        return cognito::tokens::jwks(emu, &pool_id).await.ok();
     }
     let url = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
     let body = emu.http.get(url).send().await.ok()?.bytes().await.ok()?;
@@ -96,8 +115,8 @@ pub async fn verify_jwt(
     let claims: Map<String, Value> = jsonwebtoken::decode::<Map<String, Value>>(token, &decoding, &validation)
         .map_err(|_| invalid("the token's signature is invalid"))?
         .claims;
-    if claims.get("iss").and_then(Value::as_str).map(|i| i.trim_end_matches('/')) != Some(issuer.trim_end_matches('/'))
-    {
+    let iss = claims.get("iss").and_then(Value::as_str).map(|i| i.trim_end_matches('/')).unwrap_or("");
+    if !accepted_issuers(emu, issuer).iter().any(|a| a == iss) {
         return Err(invalid("the token has an invalid issuer"));
     }
     let now = emu.clock.now().timestamp();
