@@ -4,6 +4,8 @@
 //! functions in `src/bin/` are thin `lambda_runtime` wrappers around them. The same binaries run
 //! on AWS and under the emulator: only `AWS_ENDPOINT_URL` differs.
 //!
+//! - [`api`]: the HTTP API's routes over [`chat`].
+//! - [`handlers`]: Lambda event adapters the binaries run.
 //! - [`auth`]: the caller from verified claims; access-token verification for `$connect`.
 //! - [`aws`]: SDK configuration and the endpoints derived from it.
 //! - [`chat`]: the chat's operations (send, history, read marks, rooms, attachments).
@@ -15,10 +17,12 @@
 //! - [`realtime`]: WebSocket connections and the stream-driven fan-out of new messages.
 //! - [`store`]: the single DynamoDB table and its access patterns.
 
+pub mod api;
 pub mod auth;
 pub mod aws;
 pub mod chat;
 pub mod envelope;
+pub mod handlers;
 pub mod ids;
 pub mod kms;
 pub mod notify;

@@ -51,6 +51,23 @@ impl Realtime {
         Ok(())
     }
 
+    /// Sends `doc` to one connection (an answer to what it sent).
+    pub async fn push_to_connection(&self, connection: &str, doc: &Value, out: &mut Fanout) -> Result<(), String> {
+        match self
+            .management
+            .post_to_connection()
+            .connection_id(connection)
+            .data(Blob::new(doc.to_string()))
+            .send()
+            .await
+        {
+            Ok(_) => out.pushed += 1,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => out.gone += 1,
+            Err(e) => return Err(format!("{e:?}")),
+        }
+        Ok(())
+    }
+
     /// Fans a new message out to its readers' connections.
     pub async fn deliver(&self, meta: &MessageMeta) -> Result<Fanout, String> {
         let doc = json!({
