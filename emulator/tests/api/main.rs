@@ -18,3 +18,4 @@ mod lambda;
 mod lambda_events;
 mod s3;
 mod sns;
+mod template;
