@@ -398,6 +398,14 @@ impl Provisioner<'_> {
 
     /// Records a provisioned resource, makes its `Ref` and attributes available, reports it.
     pub async fn finish(&mut self, step: &Step, done: Done) -> Result<(), ProvisionError> {
+        if let Some(previous) = &step.previous
+            && previous.physical_id != done.physical_id
+        {
+            self.warnings.push(format!(
+                "{}: now {}; {} of an earlier run is no longer used by the stack (left in place if it still exists)",
+                step.id, done.physical_id, previous.physical_id
+            ));
+        }
         let properties = step.props.to_string();
         let hash = hex::encode(Sha256::digest(properties.as_bytes()));
         sqlx::query(

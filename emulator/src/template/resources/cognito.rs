@@ -56,7 +56,6 @@ pub(super) async fn pool(p: &mut Provisioner<'_>, step: &Step) -> Result<Done, P
             }
             return Ok(pool_done(p, &id, &name, true));
         }
-        p.warn(format!("{}: user pool {id} of the earlier run is gone; a new pool was created", step.id));
     }
     let out = p
         .call(Json::Cognito, "CreateUserPool", &Value::Object(input))

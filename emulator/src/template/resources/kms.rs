@@ -41,7 +41,6 @@ pub(super) async fn key(p: &mut Provisioner<'_>, step: &Step) -> Result<Done, Pr
             let arn = described["KeyMetadata"]["Arn"].clone();
             return Ok(Done::new(&key_id, true).attr("Arn", arn).attr("KeyId", key_id.as_str()));
         }
-        p.warn(format!("{}: key {key_id} of the earlier run is gone; a new key was created", step.id));
     }
 
     let mut input = json!({});
