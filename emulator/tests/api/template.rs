@@ -326,3 +326,61 @@ Resources:
     let e = up(common::builder(), &UpOptions::new(dir.path().join("missing.yaml"))).await.err().unwrap().to_string();
     assert!(e.contains("no template at"), "{e}");
 }
+
+#[tokio::test]
+async fn a_changed_template_updates_what_it_can_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let path = dir.path().join("template.yaml");
+    let original = std::fs::read_to_string(template_path()).unwrap();
+    std::fs::write(&path, &original).unwrap();
+    let mut options = UpOptions::new(&path);
+    options.stack_name = Some("shop".into());
+    options.functions = functions();
+
+    let first = up(common::builder().state_dir(&state), &options).await.unwrap();
+    let before = first.stack.clone();
+    first.handle.shutdown().await;
+
+    let changed = original
+        .replace("Timeout: 10", "Timeout: 20")
+        .replace("AttributeName: expiresAt", "AttributeName: ttl")
+        .replace("BatchSize: 10", "BatchSize: 5")
+        .replace("DisplayName: Alerts", "DisplayName: Alarms")
+        .replace("{AttributeName: sk, AttributeType: S}", "{AttributeName: sk, AttributeType: N}");
+    assert_ne!(changed, original);
+    std::fs::write(&path, changed).unwrap();
+    let second = up(common::builder().state_dir(&state), &options).await.unwrap();
+    let url = second.handle.url().to_string();
+    let stack = &second.stack;
+    for resource in &before.resources {
+        assert_eq!(stack.physical_id(&resource.logical_id), resource.physical_id.as_deref(), "{}", resource.logical_id);
+    }
+    let warned = |needle: &str| stack.warnings.iter().any(|w| w.contains(needle));
+    assert!(
+        warned("MessagesTable: changed AttributeDefinitions would need a new AWS::DynamoDB::Table"),
+        "{:#?}",
+        stack.warnings
+    );
+
+    let function = stack.physical_id("AppFunction").unwrap();
+    let config = lambda(&url).get_function().function_name(function).send().await.unwrap().configuration.unwrap();
+    assert_eq!(config.timeout(), Some(20));
+    let table = stack.physical_id("MessagesTable").unwrap();
+    let ttl = dynamo(&url).describe_time_to_live().table_name(table).send().await.unwrap();
+    assert_eq!(ttl.time_to_live_description().unwrap().attribute_name(), Some("ttl"));
+    let mapping = lambda(&url).get_event_source_mapping().uuid(stack.physical_id("AppFunctionStream").unwrap());
+    assert_eq!(mapping.send().await.unwrap().batch_size(), Some(5));
+    let topic = stack.physical_id("AlertsTopic").unwrap();
+    let attributes = common::sns(&url).get_topic_attributes().topic_arn(topic).send().await.unwrap();
+    assert_eq!(attributes.attributes().unwrap()["DisplayName"], "Alarms");
+    // The pool's issuer follows the instance's new port.
+    let pool = stack.physical_id("UserPool").unwrap();
+    let http = second.stack.apis.iter().find(|a| a.protocol == ApiProtocol::Http).unwrap();
+    match &http.authorizers["CognitoJwt"] {
+        AuthorizerSpec::Jwt { issuer, .. } => assert_eq!(issuer, &format!("{url}/{pool}")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(common::kms(&url).list_keys().send().await.unwrap().keys().len(), 1);
+    second.handle.shutdown().await;
+}
