@@ -384,3 +384,124 @@ async fn a_changed_template_updates_what_it_can_across_restarts() {
     assert_eq!(common::kms(&url).list_keys().send().await.unwrap().keys().len(), 1);
     second.handle.shutdown().await;
 }
+
+/// SAM REST and implicit APIs, and a WebSocket API with a Lambda REQUEST authorizer.
+const APIS: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Pool:
+    Type: AWS::Cognito::UserPool
+  RestApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+      Cors: "'http://localhost:3000'"
+      Auth:
+        DefaultAuthorizer: Users
+        Authorizers:
+          Users:
+            UserPoolArn: !GetAtt Pool.Arn
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: bootstrap
+      Events:
+        Profile: {Type: Api, Properties: {RestApiId: !Ref RestApi, Path: /profile, Method: get}}
+        Login: {Type: Api, Properties: {RestApiId: !Ref RestApi, Path: /login, Method: post, Auth: {Authorizer: NONE}}}
+        Ping: {Type: HttpApi, Properties: {Path: /ping, Method: get, PayloadFormatVersion: "1.0"}}
+        Fallback: {Type: HttpApi}
+  Socket:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: socket, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.type}
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Socket, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Handler.Arn}
+  Authorizer:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Socket
+      Name: TokenCheck
+      AuthorizerType: REQUEST
+      AuthorizerUri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Handler.Arn}/invocations"
+      IdentitySource: [route.request.querystring.token]
+  Connect:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Socket
+      RouteKey: $connect
+      AuthorizationType: CUSTOM
+      AuthorizerId: !Ref Authorizer
+      Target: !Join ["/", [integrations, !Ref Integration]]
+  Send:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Socket, RouteKey: send, Target: !Sub "integrations/${Integration}"}
+  SendResponse:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties: {ApiId: !Ref Socket, RouteId: !Ref Send, RouteResponseKey: $default}
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Socket, StageName: live}
+Outputs:
+  Implicit:
+    Value: !Ref ServerlessHttpApi
+"#;
+
+#[tokio::test]
+async fn apis_come_from_sam_events_and_v2_parts() {
+    let emu = common::start().await;
+    let template = parse(APIS).unwrap();
+    let mut options = ProvisionOptions::new("apis");
+    options.functions = FunctionBinaries::Map(BTreeMap::from([("Handler".to_string(), test_function().clone())]));
+    let stack = provision(emu.state(), &template, &options).await.unwrap();
+    assert!(stack.warnings.is_empty(), "{:#?}", stack.warnings);
+    let function = stack.physical_id("Handler").unwrap();
+    let pool_arn = stack.resource("Pool").unwrap().attributes["Arn"].as_str().unwrap().to_string();
+    let apis = spec::list(emu.state()).await.unwrap();
+    assert_eq!(apis.len(), 3);
+    let summary = |spec: &emulator::services::apigw::ApiSpec| {
+        let mut routes: Vec<(String, Option<String>, Option<String>, bool)> = spec
+            .routes
+            .iter()
+            .map(|r| (r.key.clone(), r.authorizer.clone(), r.payload_version.clone(), r.route_response))
+            .collect();
+        routes.sort();
+        assert!(spec.routes.iter().all(|r| r.function.as_deref() == Some(function)), "{spec:?}");
+        routes
+    };
+    let s = |v: &str| Some(v.to_string());
+
+    let rest = apis.iter().find(|a| a.protocol == ApiProtocol::Rest).unwrap();
+    assert_eq!((rest.id.as_str(), rest.stage.as_str()), (stack.physical_id("RestApi").unwrap(), "v1"));
+    assert_eq!(
+        summary(rest),
+        [("GET /profile".into(), s("Users"), None, false), ("POST /login".into(), None, None, false)]
+    );
+    match &rest.authorizers["Users"] {
+        AuthorizerSpec::CognitoUserPools { provider_arns, identity_source } => {
+            assert_eq!(provider_arns, std::slice::from_ref(&pool_arn));
+            assert_eq!(identity_source, "$request.header.Authorization");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rest.cors.as_ref().unwrap().allow_origins, ["http://localhost:3000"]);
+
+    let implicit = apis.iter().find(|a| a.protocol == ApiProtocol::Http).unwrap();
+    assert_eq!(implicit.id, stack.physical_id("ServerlessHttpApi").unwrap());
+    assert_eq!(stack.output("Implicit"), Some(implicit.id.as_str()));
+    assert_eq!(
+        summary(implicit),
+        [("$default".into(), None, None, false), ("GET /ping".into(), None, s("1.0"), false)]
+    );
+
+    let socket = apis.iter().find(|a| a.protocol == ApiProtocol::Websocket).unwrap();
+    assert_eq!((socket.name.as_str(), socket.stage.as_str()), ("socket", "live"));
+    assert_eq!(socket.route_selection_expression, "$request.body.type");
+    assert_eq!(summary(socket), [("$connect".into(), s("TokenCheck"), None, false), ("send".into(), None, None, true)]);
+    match &socket.authorizers["TokenCheck"] {
+        AuthorizerSpec::Request { function: f, identity_source, .. } => {
+            assert_eq!(f, function);
+            assert_eq!(identity_source, &["route.request.querystring.token".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -201,7 +201,8 @@ async fn executable(p: &mut Provisioner<'_>, step: &Step) -> Result<PathBuf, Pro
     let build_method = step.metadata["BuildMethod"].as_str().unwrap_or_default();
     let cargo_lambda = build_method.eq_ignore_ascii_case("rust-cargolambda");
     let binary = step.metadata["BuildProperties"]["Binary"].as_str().map(str::to_string);
-    let code_uri = text(&step.props["CodeUri"]).map(|uri| p.options.base_dir.join(uri));
+    let code_uri =
+        text(&step.props["CodeUri"]).map(|uri| p.options.base_dir.join(uri).components().collect::<PathBuf>());
     let mut names = vec![step.id.clone()];
     names.extend(binary.clone());
     if let Some(handler) = text(&step.props["Handler"]).filter(|h| h != "bootstrap" && !h.contains('.')) {
