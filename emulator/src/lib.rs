@@ -19,7 +19,9 @@
 //! - [`store`]: SQLite (WAL) through sqlx; migrations in `emulator/migrations/`.
 //! - [`admin`]: health, reset, mailbox, clock for developers and tests.
 //! - [`invoke`]: how a service calls a Lambda function (Cognito triggers).
-//! - [`template`]: CloudFormation/SAM templates read and their intrinsic functions evaluated.
+//! - [`template`]: CloudFormation/SAM templates read, their intrinsic functions evaluated, and
+//!   their resources provisioned into a running instance ([`template::provision`]).
+//! - [`up`]: `emulator up` — start an instance, provision a template, report where things are.
 //! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
 //!   key and timestamp, so a run can be reproduced exactly.
 //!
@@ -45,6 +47,7 @@ pub mod services;
 pub mod state;
 pub mod store;
 pub mod template;
+pub mod up;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

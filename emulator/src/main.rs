@@ -1,14 +1,23 @@
-//! `emulator` command line: `emulator serve …` starts the emulator on one port.
+//! `emulator` command line: `emulator serve …` starts the emulator on one port; `emulator up …`
+//! also provisions a SAM/CloudFormation template into it.
 
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
+use emulator::template::provision::FunctionBinaries;
+use emulator::up::{UpOptions, default_template, parse_parameter_overrides};
 use emulator::{Config, Credential, Emulator, StateLocation};
 
 #[derive(Parser)]
-#[command(name = "emulator", version, about = "Local AWS emulator: S3, KMS, SNS on one port, state in SQLite")]
+#[command(
+    name = "emulator",
+    version,
+    about = "Local AWS emulator: S3, KMS, SNS, Cognito, DynamoDB, Lambda and API Gateway on one port, state in SQLite"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +27,44 @@ struct Cli {
 enum Command {
     /// Serve the AWS APIs on one port until Ctrl-C.
     Serve(ServeArgs),
+    /// Serve, provision a SAM/CloudFormation template into the emulator, print where everything
+    /// is, then serve until Ctrl-C.
+    Up(UpArgs),
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// The template [default: backend/template.yaml if it exists, else template.yaml].
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// Parameter values: KEY=VALUE (or ParameterKey=KEY,ParameterValue=VALUE), several allowed.
+    #[arg(long = "parameter-overrides", num_args = 1.., value_name = "KEY=VALUE")]
+    parameter_overrides: Vec<String>,
+    /// The stack's name [default: the template's directory name].
+    #[arg(long)]
+    stack_name: Option<String>,
+    /// Do not build rust-cargolambda functions; take every executable from --functions-dir.
+    #[arg(long, requires = "functions_dir")]
+    skip_build: bool,
+    /// Executables by binary name or logical id (files, or NAME/bootstrap as `cargo lambda build` writes).
+    #[arg(long, value_name = "DIR", requires = "skip_build")]
+    functions_dir: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+impl UpArgs {
+    fn options(&self) -> anyhow::Result<UpOptions> {
+        let cwd = std::env::current_dir().context("no current directory")?;
+        let mut options = UpOptions::new(self.template.clone().unwrap_or_else(|| default_template(&cwd)));
+        options.stack_name = self.stack_name.clone();
+        options.parameters = parse_parameter_overrides(&self.parameter_overrides)
+            .map_err(|e| anyhow::anyhow!("--parameter-overrides {e}"))?;
+        if let (true, Some(dir)) = (self.skip_build, &self.functions_dir) {
+            options.functions = FunctionBinaries::Dir(dir.clone());
+        }
+        Ok(options)
+    }
 }
 
 #[derive(Args)]
@@ -98,20 +145,45 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => {
             let config = args.into_config()?;
-            let state = match &config.state {
-                StateLocation::Dir(d) => d.display().to_string(),
-                StateLocation::InMemory => "in memory".into(),
-            };
+            let state = state_description(&config);
             let emu = Emulator::builder().config(config).start().await?;
-            // A closed stdout (e.g. a parent that read only the first line) must not stop the server.
             let banner = format!(
                 "emulator listening on {url}\n  state: {state}\n  use:   aws --endpoint-url {url} s3 ls\n  admin: {url}/_emulator/health\n",
                 url = emu.url()
             );
-            let mut out = std::io::stdout();
-            let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+            print(&banner);
             emu.wait_for_signal().await;
+        }
+        Command::Up(args) => {
+            let options = args.options()?;
+            let config = args.serve.into_config()?;
+            let state = state_description(&config);
+            let up = match emulator::up::up(Emulator::builder().config(config), &options).await {
+                Ok(up) => up,
+                Err(e) => {
+                    // The message names the resource and the operation; a backtrace would bury it.
+                    eprintln!("error: {e:#}");
+                    std::process::exit(1);
+                }
+            };
+            let banner = emulator::up::banner(up.handle.state(), &up.stack);
+            print(&format!("{banner}\nstate: {state}\n"));
+            up.handle.wait_for_signal().await;
         }
     }
     Ok(())
+}
+
+fn state_description(config: &Config) -> String {
+    match &config.state {
+        StateLocation::Dir(d) => d.display().to_string(),
+        StateLocation::InMemory => "in memory".into(),
+    }
+}
+
+/// Writes to stdout; a closed stdout (e.g. a parent that read only the first line) must not
+/// stop the server.
+fn print(text: &str) {
+    let mut out = std::io::stdout();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -22,17 +22,23 @@
 //! - `params`: parameter declarations and the values given for them.
 //! - `eval`: conditions and intrinsic functions.
 //! - `sub`: the `${…}` syntax of `Fn::Sub`.
+//! - `sam`: the resources the SAM transform adds implicitly (a function's role, the implicit APIs).
+//! - [`provision`]: creating a template's resources in a running emulator (`resources/`: one
+//!   file per service family).
 //!
 //! Not supported: `Fn::Transform` (macros such as `AWS::Include`), `Fn::ForEach`,
 //! `Fn::ImportValue` (there are no other stacks to import from), SSM parameter types, `Rules`,
-//! and the SAM transform itself beyond `Globals` (the provisioner handles `AWS::Serverless::*`
-//! types directly).
+//! and the SAM transform itself beyond `Globals` and implicit resources (the provisioner
+//! handles `AWS::Serverless::*` types directly).
 
 mod deps;
 mod error;
 mod eval;
 mod globals;
 mod params;
+pub mod provision;
+mod resources;
+pub mod sam;
 mod sub;
 mod yaml;
 
@@ -170,7 +176,10 @@ pub fn parse(text: &str) -> Result<Template, TemplateError> {
     if !has_resources || template.resources.is_empty() {
         return Err(TemplateError::format("At least one Resources member must be defined."));
     }
-    globals::apply(globals, &mut template.resources)?;
+    globals::apply(globals.clone(), &mut template.resources)?;
+    // SAM's implicit resources (a function's role, the implicit APIs) get the API globals too.
+    let implicit = sam::add_implicit(&mut template.resources);
+    globals::apply(globals, &mut template.resources[..implicit])?;
     check_names(&template)?;
     check_references(&template)?;
     let parameters: BTreeSet<&str> = template.parameters.iter().map(|p| p.name.as_str()).collect();

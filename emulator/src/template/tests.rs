@@ -151,8 +151,9 @@ fn sam_template_parses_with_globals_merged() {
 fn sam_resources_are_sorted_after_what_they_reference() {
     let t = parse(SAM).unwrap();
     // ChatFunction needs HttpApi, MessagesTable and (through Globals) SharedLayer; the Alarm
-    // depends on the function; the rest keep their template order.
-    assert_eq!(ids(&t), ["HttpApi", "MessagesTable", "SharedLayer", "ChatFunction", "Alarm"]);
+    // depends on the function; the rest keep their template order. SAM's implicit role of the
+    // function comes first.
+    assert_eq!(ids(&t), ["ChatFunctionRole", "HttpApi", "MessagesTable", "SharedLayer", "ChatFunction", "Alarm"]);
 }
 
 #[test]
@@ -182,7 +183,11 @@ fn sam_template_evaluates() {
 
     let included: Vec<&str> =
         t.resources.iter().filter(|r| dev.include(r).unwrap()).map(|r| r.logical_id.as_str()).collect();
-    assert_eq!(included, ["HttpApi", "MessagesTable", "SharedLayer", "ChatFunction"], "no Alarm in dev");
+    assert_eq!(
+        included,
+        ["ChatFunctionRole", "HttpApi", "MessagesTable", "SharedLayer", "ChatFunction"],
+        "no Alarm in dev"
+    );
 
     let url = &t.outputs[0];
     assert!(dev.include_output(url).unwrap());

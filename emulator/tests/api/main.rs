@@ -19,3 +19,4 @@ mod lambda;
 mod lambda_events;
 mod s3;
 mod sns;
+mod template;

@@ -142,6 +142,30 @@ pub async fn load_pool(ctx: &Ctx, id: &str) -> Result<Pool> {
     })
 }
 
+/// Rewrites a pool's stored configuration (the CreateUserPool input it keeps) in place.
+///
+/// The service has no UpdateUserPool; template provisioning uses this to set `LambdaConfig`
+/// triggers once the functions exist (pools are created before the functions that name them)
+/// and to apply changed pool settings when a stack is provisioned again. Nothing is validated:
+/// callers pass members CreateUserPool already accepted.
+pub async fn update_pool_config(emu: &crate::state::Emu, id: &str, change: impl FnOnce(&mut Value)) -> Result<()> {
+    let row = sqlx::query("SELECT config FROM cognito_pools WHERE id = ?")
+        .bind(id)
+        .fetch_optional(emu.store.pool())
+        .await?
+        .ok_or_else(|| err("ResourceNotFoundException", format!("User pool {id} does not exist.")))?;
+    let mut config: Value = serde_json::from_str(row.get::<&str, _>(0)).unwrap_or_default();
+    change(&mut config);
+    let now = emu.clock.now().timestamp_millis() as f64 / 1000.0;
+    sqlx::query("UPDATE cognito_pools SET config = ?, updated_at = ? WHERE id = ?")
+        .bind(config.to_string())
+        .bind(now)
+        .bind(id)
+        .execute(emu.store.pool())
+        .await?;
+    Ok(())
+}
+
 /// An app client of a pool.
 #[derive(Debug, Clone)]
 pub struct Client {
