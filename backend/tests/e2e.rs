@@ -1,0 +1,248 @@
+//! The whole chat end to end: `emulator up` with `backend/template.yaml` and the backend's real
+//! function binaries (run under the Lambda Runtime API), driven through the official SDK
+//! clients, plain HTTP and a real WebSocket, as a user's client would.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use emulator::template::provision::FunctionBinaries;
+use emulator::up::{Up, UpOptions};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+const PASSWORD: &str = "Correct-Horse-9";
+
+fn sdk(url: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "t")))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build()
+}
+
+/// The backend's binaries, which cargo builds for this test.
+fn binaries() -> FunctionBinaries {
+    let map: BTreeMap<String, std::path::PathBuf> = [
+        ("api", env!("CARGO_BIN_EXE_api")),
+        ("ws_connect", env!("CARGO_BIN_EXE_ws_connect")),
+        ("ws_disconnect", env!("CARGO_BIN_EXE_ws_disconnect")),
+        ("ws_message", env!("CARGO_BIN_EXE_ws_message")),
+        ("stream_processor", env!("CARGO_BIN_EXE_stream_processor")),
+        ("post_confirmation", env!("CARGO_BIN_EXE_post_confirmation")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into()))
+    .collect();
+    FunctionBinaries::Map(map)
+}
+
+struct Chat {
+    up: Up,
+    url: String,
+    http_api: String,
+    ws: String,
+    pool: String,
+    client: String,
+    http: reqwest::Client,
+}
+
+async fn chat() -> Chat {
+    let mut options = UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
+    options.stack_name = Some("chat".into());
+    options.functions = binaries();
+    let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true);
+    let up = emulator::up::up(builder, &options).await.expect("the stack comes up");
+    let url = up.handle.url().to_string();
+    let api = |name: &str| {
+        let spec =
+            up.stack.apis.iter().find(|a| a.name.contains(name) || a.id == up.stack.physical_id(name).unwrap_or(""));
+        emulator::services::apigw::spec::invoke_url(up.handle.state(), spec.expect("api"))
+    };
+    Chat {
+        http_api: api("ChatHttpApi"),
+        ws: api("ChatWebSocket"),
+        pool: up.stack.physical_id("UserPool").unwrap().to_string(),
+        client: up.stack.physical_id("UserPoolClient").unwrap().to_string(),
+        url,
+        up,
+        http: reqwest::Client::new(),
+    }
+}
+
+struct User {
+    sub: String,
+    access: String,
+    id: String,
+}
+
+impl Chat {
+    async fn mailbox(&self, address: &str) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_emulator/mailbox?address={address}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Signs up with the e-mailed code, then logs in with SRP.
+    async fn user(&self, name: &str) -> User {
+        let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&self.url));
+        let email = format!("{name}@example.com");
+        idp.sign_up()
+            .client_id(&self.client)
+            .username(name)
+            .password(PASSWORD)
+            .user_attributes(AttributeType::builder().name("email").value(&email).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let mail = self.mailbox(&email).await;
+        let body = mail.first().expect("a code mail")["body"].as_str().unwrap().to_string();
+        let code = body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_string();
+        idp.confirm_sign_up().client_id(&self.client).username(name).confirmation_code(code).send().await.unwrap();
+        let tokens = testkit::srp::login(&idp, &self.pool, &self.client, name, PASSWORD).await.expect("SRP login");
+        let access = tokens.access_token.unwrap();
+        let id = tokens.id_token.unwrap();
+        let me = self.get(&id, "/me").await;
+        assert_eq!(me.0, 200, "profile created by PostConfirmation: {}", me.1);
+        User { sub: me.1["userId"].as_str().unwrap().to_string(), access, id }
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.http_api)).bearer_auth(token).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(format!("{}{path}", self.http_api)).bearer_auth(token).json(&body).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn next_json<S>(ws: &mut S, within: Duration) -> Option<Value>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_users_chat_end_to_end_and_a_third_cannot_read() {
+    let chat = chat().await;
+    let alice = chat.user("alice").await;
+    let bob = chat.user("bob").await;
+    let mallory = chat.user("mallory").await;
+
+    // Bob listens on the WebSocket with his access token; a bad token is refused.
+    let refused = tokio_tungstenite::connect_async(format!("{}?token=nope", chat.ws)).await;
+    assert!(refused.is_err(), "a bad token fails the handshake");
+    let (mut bob_ws, _) = tokio_tungstenite::connect_async(format!("{}?token={}", chat.ws, bob.access)).await.unwrap();
+
+    // The directory lists everyone; Alice sends to Bob.
+    let (status, users) = chat.get(&alice.id, "/users?limit=10").await;
+    assert_eq!(status, 200);
+    assert_eq!(users["users"].as_array().unwrap().len(), 3);
+    let sent_at = Instant::now();
+    let (status, sent) =
+        chat.post(&alice.id, &format!("/users/{}/messages", bob.sub), json!({ "text": "hello bob" })).await;
+    assert_eq!(status, 201, "{sent}");
+    let conv = sent["conversationId"].as_str().unwrap().to_string();
+    let message_id = sent["messageId"].as_str().unwrap().to_string();
+
+    // Bob is told within a second, through the stream processor and @connections.
+    let pushed = next_json(&mut bob_ws, Duration::from_secs(1)).await.expect("a push within 1 s");
+    let latency = sent_at.elapsed();
+    assert_eq!(pushed["type"], "message");
+    assert_eq!(pushed["messageId"], message_id.as_str());
+    assert_eq!(pushed["sender"], alice.sub.as_str());
+    eprintln!("send → WebSocket push: {latency:?}");
+
+    // Bob reads it decrypted; his unread count goes from 1 to 0.
+    let (_, unread) = chat.get(&bob.id, "/unread").await;
+    assert_eq!(unread["total"], 1);
+    let (status, msg) = chat.get(&bob.id, &format!("/conversations/{conv}/messages/{message_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(msg["text"], "hello bob");
+    let (status, _) =
+        chat.post(&bob.id, &format!("/conversations/{conv}/read"), json!({ "messageId": message_id })).await;
+    assert_eq!(status, 200);
+    let (_, unread) = chat.get(&bob.id, "/unread").await;
+    assert_eq!(unread["total"], 0);
+    // Alice reads her own copy; her conversation list shows the conversation.
+    let (_, history) = chat.get(&alice.id, &format!("/conversations/{conv}/messages")).await;
+    assert_eq!(history["messages"][0]["text"], "hello bob");
+    let (_, convs) = chat.get(&alice.id, "/conversations").await;
+    assert_eq!(convs["conversations"][0]["conversationId"], conv.as_str());
+
+    // The e-mail notice reached Bob, without the text.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let notice = loop {
+        let mail = chat.mailbox("bob@example.com").await;
+        if let Some(m) = mail.iter().find(|m| m["subject"].as_str().is_some_and(|s| s.contains("New message"))) {
+            break m.clone();
+        }
+        assert!(Instant::now() < deadline, "no notice mail: {mail:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!notice.to_string().contains("hello bob"), "the notice carries no plaintext");
+
+    // Mallory can neither read nor list nor post into their conversation.
+    let (status, _) = chat.get(&mallory.id, &format!("/conversations/{conv}/messages/{message_id}")).await;
+    assert_eq!(status, 404);
+    let (status, _) = chat.get(&mallory.id, &format!("/conversations/{conv}/messages")).await;
+    assert_eq!(status, 404);
+    let (status, _) = chat.post(&mallory.id, &format!("/conversations/{conv}/messages"), json!({ "text": "hi" })).await;
+    assert_eq!(status, 404);
+    let (_, convs) = chat.get(&mallory.id, "/conversations").await;
+    assert!(convs["conversations"].as_array().unwrap().is_empty());
+    // Without a token nothing runs.
+    let r = chat.http.get(format!("{}/conversations", chat.http_api)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Sending over the WebSocket works too, and reaches Alice's open socket.
+    let (mut alice_ws, _) =
+        tokio_tungstenite::connect_async(format!("{}?token={}", chat.ws, alice.access)).await.unwrap();
+    bob_ws
+        .send(Message::text(json!({ "action": "sendMessage", "conversationId": conv, "text": "hi alice" }).to_string()))
+        .await
+        .unwrap();
+    let mut got_sent = false;
+    let mut bob_saw = 0;
+    let deadline = Duration::from_secs(3);
+    while let Some(v) = next_json(&mut bob_ws, deadline).await {
+        if v["type"] == "sent" {
+            got_sent = true;
+        }
+        if v["type"] == "message" {
+            bob_saw += 1;
+        }
+        if got_sent && bob_saw >= 1 {
+            break;
+        }
+    }
+    assert!(got_sent, "the sender is answered on its socket");
+    let to_alice = next_json(&mut alice_ws, Duration::from_secs(3)).await.expect("Alice is told");
+    assert_eq!(to_alice["type"], "message");
+    assert_eq!(to_alice["sender"], bob.sub.as_str());
+
+    chat.up.handle.shutdown().await;
+}
