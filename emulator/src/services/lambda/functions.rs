@@ -97,9 +97,15 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-/// Stores a function; returns its configuration document.
+/// Stores a function; returns its configuration document. A relative executable path is
+/// made absolute against the emulator's working directory (instances start elsewhere).
 pub async fn save(emu: &Arc<Emu>, spec: &FunctionSpec) -> Result<Value> {
     check_name(&spec.name)?;
+    let mut spec = spec.clone();
+    if let Ok(abs) = std::path::absolute(&spec.binary) {
+        spec.binary = abs;
+    }
+    let spec = &spec;
     if !(1..=900).contains(&spec.timeout_secs) {
         return Err(AwsError::validation(format!(
             "1 validation error detected: Value '{}' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900",

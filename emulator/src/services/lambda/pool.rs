@@ -176,7 +176,9 @@ impl Pool {
             unplaced && st.instances.len() < self.launch.spec.max_concurrency.max(1)
         };
         if start_one && let Err(message) = self.start_instance().await {
-            // Nothing can run it: fail the oldest waiting invocation (possibly this one).
+            // Nothing can run it: say so where function output goes, and fail the oldest
+            // waiting invocation (possibly this one).
+            self.log(None, message.clone());
             if let Some(p) = self.lock().waiting.pop_front() {
                 let _ = p.reply.send(Outcome::error(Some("Runtime.InvalidEntrypoint"), message));
             }
