@@ -197,6 +197,7 @@ pub async fn provision(
         builds: HashMap::new(),
         absent: BTreeMap::new(),
     };
+    resources::lambda::prebuild(&mut p).await;
     for resource in &template.resources {
         let id = &resource.logical_id;
         if !p.eval.include(resource)? {

@@ -1,5 +1,7 @@
 //! Building `rust-cargolambda` functions: `cargo build --release --message-format=json` in the
-//! function's `CodeUri`, with `--bin` when `Metadata.BuildProperties.Binary` names one.
+//! function's `CodeUri`, with `--bin` when `Metadata.BuildProperties.Binary` names one. Every
+//! function of one crate is built by a single cargo run (`--bin a --bin b …`), so a warm
+//! `emulator up` pays cargo's start-up once per crate, not once per function.
 //!
 //! The executable's path is read from cargo's own `compiler-artifact` message rather than
 //! guessed from the target directory layout, so workspaces, custom target directories and
@@ -9,6 +11,32 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::Value;
+
+/// Builds several binaries of the crate in `dir` in one cargo run; their executables, in order.
+pub(super) async fn cargo_build_all(dir: &Path, binaries: &[String]) -> Result<Vec<PathBuf>, String> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(format!("{} has no Cargo.toml", dir.display()));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = tokio::process::Command::new(cargo);
+    command
+        .args(["build", "--release", "--message-format=json-render-diagnostics", "--manifest-path"])
+        .arg(&manifest)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for bin in binaries {
+        command.args(["--bin", bin]);
+    }
+    let output = command.output().await.map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build exited with {} (its errors are above)", output.status));
+    }
+    let messages = String::from_utf8_lossy(&output.stdout);
+    binaries.iter().map(|b| artifact(&messages, Some(b), &manifest)).collect()
+}
 
 /// Builds the crate in `dir` (release) and returns the executable of `binary` (or of the crate's
 /// only binary). Cargo's progress and diagnostics go to this process's stderr.

@@ -196,6 +196,42 @@ pub(super) async fn mapping(p: &mut Provisioner<'_>, step: &Step) -> Result<Done
     Ok(Done::new(&uuid, existing).attr("Id", uuid.as_str()).attr("EventSourceMappingArn", arn))
 }
 
+/// Builds, before anything is provisioned, every named binary of every `rust-cargolambda`
+/// function: one cargo run per crate. Failures are left for [`executable`] to report against
+/// the function (it builds that one alone).
+pub(crate) async fn prebuild(p: &mut Provisioner<'_>) {
+    if !matches!(p.options.functions, FunctionBinaries::Build) {
+        return;
+    }
+    let mut by_crate: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for r in &p.template.resources {
+        let is_function = matches!(r.kind.as_str(), "AWS::Serverless::Function" | "AWS::Lambda::Function");
+        let cargo_lambda =
+            r.metadata["BuildMethod"].as_str().is_some_and(|m| m.eq_ignore_ascii_case("rust-cargolambda"));
+        let (Some(binary), Some(uri)) =
+            (r.metadata["BuildProperties"]["Binary"].as_str(), r.properties["CodeUri"].as_str())
+        else {
+            continue;
+        };
+        if is_function && cargo_lambda {
+            let dir = p.options.base_dir.join(uri).components().collect::<PathBuf>();
+            let dir = dir.canonicalize().unwrap_or(dir);
+            let list = by_crate.entry(dir).or_default();
+            if !list.iter().any(|b| b == binary) {
+                list.push(binary.to_string());
+            }
+        }
+    }
+    for (dir, binaries) in by_crate {
+        tracing::info!(dir = %dir.display(), binaries = %binaries.join(" "), "cargo build --release");
+        if let Ok(paths) = build::cargo_build_all(&dir, &binaries).await {
+            for (b, path) in binaries.into_iter().zip(paths) {
+                p.builds.insert((dir.clone(), Some(b)), path);
+            }
+        }
+    }
+}
+
 /// Where a function's executable comes from (see [`FunctionBinaries`]).
 async fn executable(p: &mut Provisioner<'_>, step: &Step) -> Result<PathBuf, ProvisionError> {
     let build_method = step.metadata["BuildMethod"].as_str().unwrap_or_default();

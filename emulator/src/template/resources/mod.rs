@@ -22,7 +22,7 @@ mod build;
 mod cognito;
 mod dynamodb;
 mod kms;
-mod lambda;
+pub(crate) mod lambda;
 mod recorded;
 mod s3;
 mod sns;
