@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse, ApiGatewayWebsocketProxyRequest};
-use aws_lambda_events::cognito::CognitoEventUserPoolsPostConfirmation;
 use aws_lambda_events::encodings::Body;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
@@ -176,18 +175,21 @@ pub async fn stream(rt: &Realtime, sns: &aws_sdk_sns::Client, event: LambdaEvent
     Ok(json!({ "batchItemFailures": [] }))
 }
 
-/// The PostConfirmation trigger: onboard, then hand the event back (Cognito expects it).
-pub async fn post_confirmation(
-    onboarding: &Onboarding,
-    event: LambdaEvent<CognitoEventUserPoolsPostConfirmation>,
-) -> Result<CognitoEventUserPoolsPostConfirmation, Error> {
+/// The Cognito triggers that onboard a user: PostConfirmation (self sign-up) and
+/// PreTokenGeneration (every sign-in; the only trigger an administrator-created user passes
+/// through, since Cognito does not run PostConfirmation for them). Onboarding is idempotent,
+/// so a sign-in of an onboarded user costs one read. The event goes back unchanged.
+pub async fn onboard(onboarding: &Onboarding, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let e = event.payload;
-    let attrs = &e.request.user_attributes;
-    let sub = attrs.get("sub").cloned().unwrap_or_default();
-    let email = attrs.get("email").cloned().unwrap_or_default();
-    let username = e.cognito_event_user_pools_header.user_name.clone().unwrap_or_else(|| sub.clone());
+    let attrs = &e["request"]["userAttributes"];
+    let sub = attrs["sub"].as_str().unwrap_or_default().to_string();
+    if sub.is_empty() {
+        return Err("the trigger event has no sub".into());
+    }
+    let email = attrs["email"].as_str().unwrap_or_default();
+    let username = e["userName"].as_str().unwrap_or(&sub).to_string();
     let caller = Caller { sub, username };
-    onboarding.onboard(&caller, &email, crate::ids::now_millis() as i64).await?;
+    onboarding.onboard(&caller, email, crate::ids::now_millis() as i64).await?;
     Ok(e)
 }
 

@@ -35,7 +35,7 @@ fn binaries() -> FunctionBinaries {
         ("ws_disconnect", env!("CARGO_BIN_EXE_ws_disconnect")),
         ("ws_message", env!("CARGO_BIN_EXE_ws_message")),
         ("stream_processor", env!("CARGO_BIN_EXE_stream_processor")),
-        ("post_confirmation", env!("CARGO_BIN_EXE_post_confirmation")),
+        ("onboard", env!("CARGO_BIN_EXE_onboard")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.into()))
@@ -54,8 +54,13 @@ struct Chat {
 }
 
 async fn chat() -> Chat {
+    chat_with(&[]).await
+}
+
+async fn chat_with(parameters: &[(&str, &str)]) -> Chat {
     let mut options = UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
     options.stack_name = Some("chat".into());
+    options.parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     options.functions = binaries();
     let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true);
     let up = emulator::up::up(builder, &options).await.expect("the stack comes up");
@@ -244,5 +249,61 @@ async fn two_users_chat_end_to_end_and_a_third_cannot_read() {
     assert_eq!(to_alice["type"], "message");
     assert_eq!(to_alice["sender"], bob.sub.as_str());
 
+    chat.up.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_only_pools_refuse_sign_up_and_onboard_invited_users_at_first_sign_in() {
+    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
+    let chat = chat_with(&[("SignUpMode", "admin-only")]).await;
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&chat.url));
+    let e = idp
+        .sign_up()
+        .client_id(&chat.client)
+        .username("eve")
+        .password(PASSWORD)
+        .user_attributes(AttributeType::builder().name("email").value("eve@example.com").build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().and_then(|s| aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata::code(s)),
+        Some("NotAuthorizedException")
+    );
+
+    idp.admin_create_user()
+        .user_pool_id(&chat.pool)
+        .username("carol")
+        .temporary_password("Temp-Pass-1")
+        .user_attributes(AttributeType::builder().name("email").value("carol@example.com").build().unwrap())
+        .user_attributes(AttributeType::builder().name("email_verified").value("true").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let start = idp
+        .initiate_auth()
+        .client_id(&chat.client)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "carol")
+        .auth_parameters("PASSWORD", "Temp-Pass-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.challenge_name, Some(ChallengeNameType::NewPasswordRequired));
+    let done = idp
+        .respond_to_auth_challenge()
+        .client_id(&chat.client)
+        .challenge_name(ChallengeNameType::NewPasswordRequired)
+        .session(start.session.unwrap())
+        .challenge_responses("USERNAME", "carol")
+        .challenge_responses("NEW_PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let id = done.authentication_result.unwrap().id_token.unwrap();
+    let (status, me) = chat.get(&id, "/me").await;
+    assert_eq!(status, 200, "onboarded at first sign-in: {me}");
+    assert_eq!(me["username"], "carol");
+    assert_eq!(me["email"], "carol@example.com");
     chat.up.handle.shutdown().await;
 }

@@ -1,4 +1,5 @@
-//! Cognito PostConfirmation: the new user's KMS key, notification topic and profile.
+//! Cognito PostConfirmation and PreTokenGeneration: the user's KMS key, notification topic and
+//! profile, created once (later calls find them).
 
 use backend::{aws, handlers, onboard::Onboarding, store::Store};
 use lambda_runtime::{Error, service_fn};
@@ -17,5 +18,5 @@ async fn main() -> Result<(), Error> {
         crypto_roles,
         account,
     };
-    lambda_runtime::run(service_fn(|e| handlers::post_confirmation(&onboarding, e))).await
+    lambda_runtime::run(service_fn(|e| handlers::onboard(&onboarding, e))).await
 }
