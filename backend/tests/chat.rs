@@ -98,9 +98,9 @@ async fn history_and_conversations_page_newest_first_with_checked_cursors() {
 
     // Bob's conversations: the most recently active first.
     let list = chat::conversations(&deps, &bob, Some(1), None).await.unwrap();
-    assert_eq!(ids(&list, "conversations", "conversationId"), [carol_conv.clone()]);
+    assert_eq!(ids(&list, "conversations", "conversationId"), [carol_conv.as_str()]);
     let rest = chat::conversations(&deps, &bob, Some(1), list["nextCursor"].as_str()).await.unwrap();
-    assert_eq!(ids(&rest, "conversations", "conversationId"), [conv.clone()]);
+    assert_eq!(ids(&rest, "conversations", "conversationId"), [conv.as_str()]);
     chat::send_to_conversation(&deps, &bob, &conv, "back to alice").await.unwrap();
     let list = chat::conversations(&deps, &bob, None, None).await.unwrap();
     assert_eq!(ids(&list, "conversations", "conversationId"), [conv.clone(), carol_conv.clone()]);
