@@ -111,27 +111,30 @@ async fn seal_for_readers<K: Kms>(
 ) -> Result<MessageMeta> {
     let sent_at = ids::now_millis() as i64;
     let message_id = ids::message_id(sent_at as u64);
-    let mut copies = HashMap::new();
-    for reader in readers {
+    // Readers are sealed for concurrently: each is a KMS call and an S3 write of its own.
+    let sealing = readers.iter().map(|reader| {
         let header = Header {
             message_id: message_id.clone(),
             conversation_id: conv.to_string(),
             sender: caller.sub.clone(),
             recipient: reader.sub.clone(),
         };
-        let sealed = envelope::seal(&deps.kms, &reader.key_id, &header, body).await?;
-        let object = format!("messages/{conv}/{message_id}/{}", reader.sub);
-        deps.s3
-            .put_object()
-            .bucket(&deps.bucket)
-            .key(&object)
-            .body(ByteStream::from(sealed.to_object()))
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .send()
-            .await
-            .map_err(|e| ChatError::Internal(format!("S3 PutObject: {e:?}")))?;
-        copies.insert(reader.sub.clone(), Copy { wrapped_key: sealed.wrapped_key, object });
-    }
+        async move {
+            let sealed = envelope::seal(&deps.kms, &reader.key_id, &header, body).await?;
+            let object = format!("messages/{conv}/{}/{}", header.message_id, reader.sub);
+            deps.s3
+                .put_object()
+                .bucket(&deps.bucket)
+                .key(&object)
+                .body(ByteStream::from(sealed.to_object()))
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .send()
+                .await
+                .map_err(|e| ChatError::Internal(format!("S3 PutObject: {e:?}")))?;
+            Ok::<_, ChatError>((reader.sub.clone(), Copy { wrapped_key: sealed.wrapped_key, object }))
+        }
+    });
+    let copies: HashMap<String, Copy> = futures_util::future::try_join_all(sealing).await?.into_iter().collect();
     Ok(MessageMeta {
         conversation_id: conv.to_string(),
         message_id,
@@ -145,10 +148,7 @@ async fn seal_for_readers<K: Kms>(
 
 async fn readers_of(deps: &Deps<impl Kms>, conv: &str) -> Result<(Vec<String>, Vec<Profile>)> {
     let members = deps.store.members(conv).await?;
-    let mut profiles = Vec::with_capacity(members.len());
-    for m in &members {
-        profiles.push(profile_of(deps, m).await?);
-    }
+    let profiles = futures_util::future::try_join_all(members.iter().map(|m| profile_of(deps, m))).await?;
     Ok((members, profiles))
 }
 

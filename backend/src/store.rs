@@ -288,6 +288,10 @@ impl Store {
     /// The direct conversation of two users, created with both memberships on first use.
     pub async fn ensure_direct(&self, a: &Profile, b: &Profile, at: i64) -> Result<String, StoreError> {
         let conv = ids::direct_conversation(&a.sub, &b.sub);
+        // Usual case: it exists (both memberships are written before anyone can see it).
+        if self.membership(&b.sub, &conv).await?.is_some() && self.membership(&a.sub, &conv).await?.is_some() {
+            return Ok(conv);
+        }
         let meta: Item = [
             ("pk", s(format!("CONV#{conv}"))),
             ("sk", s("META")),

@@ -2,25 +2,12 @@
 //! of `backend/template.yaml` provisioned in an in-process emulator, with the in-process KMS
 //! stand-in: pagination, ordering, unread counts, rooms, attachments and the authorisation rule.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use backend::chat::{self, Caller, ChatError, Deps};
 use backend::kms::LocalKms;
 use backend::store::{Profile, Store};
 use emulator::template::provision::FunctionBinaries;
 use emulator::up::{Up, UpOptions};
 use serde_json::Value;
-
-fn sdk(url: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "t")))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build()
-}
 
 /// The template's resources (functions are registered but never run here).
 async fn world() -> (Up, Deps<LocalKms>) {
@@ -29,7 +16,7 @@ async fn world() -> (Up, Deps<LocalKms>) {
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_api"));
     options.functions = FunctionBinaries::Dir(exe.parent().unwrap().to_path_buf());
     let up = emulator::up::up(emulator::Emulator::builder().in_memory().port(0), &options).await.unwrap();
-    let cfg = sdk(up.handle.url());
+    let cfg = testkit::sdk_config(up.handle.url());
     let deps = Deps {
         store: Store::new(aws_sdk_dynamodb::Client::new(&cfg), up.stack.physical_id("ChatTable").unwrap()),
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build()),

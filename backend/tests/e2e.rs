@@ -5,9 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use emulator::template::provision::FunctionBinaries;
 use emulator::up::{Up, UpOptions};
@@ -17,15 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 const PASSWORD: &str = "Correct-Horse-9";
 
-fn sdk(url: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "t")))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build()
-}
+use testkit::sdk_config as sdk;
 
 /// The backend's binaries, which cargo builds for this test.
 fn binaries() -> FunctionBinaries {
@@ -89,34 +78,14 @@ struct User {
 
 impl Chat {
     async fn mailbox(&self, address: &str) -> Vec<Value> {
-        let v: Value = self
-            .http
-            .get(format!("{}/_emulator/mailbox?address={address}", self.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["messages"].as_array().cloned().unwrap_or_default()
+        testkit::mailbox(&self.url, address).await
     }
 
     /// Signs up with the e-mailed code, then logs in with SRP.
     async fn user(&self, name: &str) -> User {
         let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&self.url));
         let email = format!("{name}@example.com");
-        idp.sign_up()
-            .client_id(&self.client)
-            .username(name)
-            .password(PASSWORD)
-            .user_attributes(AttributeType::builder().name("email").value(&email).build().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let mail = self.mailbox(&email).await;
-        let body = mail.first().expect("a code mail")["body"].as_str().unwrap().to_string();
-        let code = body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_string();
-        idp.confirm_sign_up().client_id(&self.client).username(name).confirmation_code(code).send().await.unwrap();
+        testkit::sign_up(&self.url, &self.client, name, &email, PASSWORD).await.unwrap();
         let tokens = testkit::srp::login(&idp, &self.pool, &self.client, name, PASSWORD).await.expect("SRP login");
         let access = tokens.access_token.unwrap();
         let id = tokens.id_token.unwrap();
