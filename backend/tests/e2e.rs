@@ -218,6 +218,55 @@ async fn two_users_chat_end_to_end_and_a_third_cannot_read() {
     assert_eq!(to_alice["type"], "message");
     assert_eq!(to_alice["sender"], bob.sub.as_str());
 
+    // Typing reaches the other member only.
+    alice_ws.send(Message::text(json!({ "action": "typing", "conversationId": conv }).to_string())).await.unwrap();
+    let typing = loop {
+        let v = next_json(&mut bob_ws, Duration::from_secs(3)).await.expect("a typing notice");
+        if v["type"] == "typing" {
+            break v;
+        }
+    };
+    assert_eq!(typing["userId"], alice.sub.as_str());
+
+    // A connection API Gateway no longer knows is removed at the next delivery.
+    let db = aws_sdk_dynamodb::Client::new(&sdk(&chat.url));
+    let table = chat.up.stack.physical_id("ChatTable").unwrap().to_string();
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.into());
+    let n = |v: i64| aws_sdk_dynamodb::types::AttributeValue::N(v.to_string());
+    let far = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600) as i64;
+    for (pk, sk) in
+        [(format!("USER#{}", bob.sub), "CONN#stale=".to_string()), ("CONN#stale=".to_string(), "CONN".to_string())]
+    {
+        db.put_item()
+            .table_name(&table)
+            .item("pk", s(&pk))
+            .item("sk", s(&sk))
+            .item("sub", s(&bob.sub))
+            .item("connectionId", s("stale="))
+            .item("expiresAt", n(far))
+            .send()
+            .await
+            .unwrap();
+    }
+    chat.post(&alice.id, &format!("/conversations/{conv}/messages"), json!({ "text": "again" })).await;
+    next_json(&mut bob_ws, Duration::from_secs(3)).await.expect("the live connection still gets it");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let row = db
+            .get_item()
+            .table_name(&table)
+            .key("pk", s(&format!("USER#{}", bob.sub)))
+            .key("sk", s("CONN#stale="))
+            .send()
+            .await
+            .unwrap();
+        if row.item.is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gone connection was not removed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     chat.up.handle.shutdown().await;
 }
 
