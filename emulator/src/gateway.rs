@@ -36,6 +36,7 @@ pub fn router(emu: Arc<Emu>) -> Router {
     });
     Router::new()
         .nest("/_emulator", crate::admin::router())
+        .merge(crate::webapp::router())
         .fallback(handle)
         .layer(cors())
         .merge(stages)

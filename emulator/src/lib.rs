@@ -22,6 +22,7 @@
 //! - [`template`]: CloudFormation/SAM templates read, their intrinsic functions evaluated, and
 //!   their resources provisioned into a running instance ([`template::provision`]).
 //! - [`up`]: `emulator up` — start an instance, provision a template, report where things are.
+//! - [`webapp`]: the application's static web client at `/_app/`, configured from the stack.
 //! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
 //!   key and timestamp, so a run can be reproduced exactly.
 //!
@@ -48,6 +49,7 @@ pub mod state;
 pub mod store;
 pub mod template;
 pub mod up;
+pub mod webapp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -171,6 +173,7 @@ impl EmulatorBuilder {
             stream_writes: tokio::sync::Notify::new(),
             sockets: Default::default(),
             role_keys: Default::default(),
+            web_app: Default::default(),
         });
         emu.functions.resume(&emu).await?;
         let app = gateway::router(emu.clone());

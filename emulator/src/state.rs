@@ -32,6 +32,8 @@ pub struct Emu {
     pub sockets: crate::services::apigw::websocket::Connections,
     /// Access keys handed to Lambda functions for their execution roles, by access key.
     pub role_keys: std::sync::Mutex<std::collections::HashMap<String, crate::config::Credential>>,
+    /// The static web client served at `/_app/`, once `emulator up` sets one.
+    pub web_app: std::sync::RwLock<Option<Arc<crate::webapp::WebApp>>>,
 }
 
 impl Emu {
@@ -89,6 +91,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// A context acting as the account root, as unmapped SDK credentials do: for work the
+    /// emulator does itself through the services' handlers (provisioning, demo data).
+    pub fn internal(emu: &Arc<Emu>) -> Ctx {
+        use rand::RngCore;
+        // Request ids are not drawn from the seeded RNG, as in the gateway.
+        let mut id = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut id);
+        Ctx {
+            emu: emu.clone(),
+            request_id: hex::encode_upper(id),
+            principal: Principal::from_arn("", &emu.config.root_arn()),
+            region: emu.config.region.clone(),
+        }
+    }
+
     pub fn store(&self) -> &Store {
         &self.emu.store
     }

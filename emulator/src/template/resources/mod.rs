@@ -35,7 +35,7 @@ use crate::error::AwsError;
 use crate::protocol::HttpRequest;
 use crate::protocol::aws_query::QueryInput;
 use crate::services;
-use crate::state::{Ctx, Principal};
+use crate::state::Ctx;
 
 /// Whether resources of this type are provisioned (or at least recorded).
 pub(super) fn supported(kind: &str) -> bool {
@@ -91,12 +91,7 @@ pub(super) async fn provision(p: &mut Provisioner<'_>, step: &Step) -> Result<Do
 }
 
 /// The JSON-protocol services.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Json {
-    DynamoDb,
-    Kms,
-    Cognito,
-}
+pub(super) use crate::services::JsonService as Json;
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -104,32 +99,12 @@ const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 impl Provisioner<'_> {
     /// A request context acting as the account root, as unmapped SDK credentials do.
     pub(super) fn ctx(&self) -> Ctx {
-        use rand::RngCore;
-        // Request ids are not drawn from the seeded RNG, as in the gateway.
-        let mut id = [0u8; 8];
-        rand::thread_rng().fill_bytes(&mut id);
-        Ctx {
-            emu: self.emu.clone(),
-            request_id: hex::encode_upper(id),
-            principal: Principal::from_arn("", &self.emu.config.root_arn()),
-            region: self.emu.config.region.clone(),
-        }
+        Ctx::internal(&self.emu)
     }
 
     /// Calls a JSON-protocol operation; returns its output document.
     pub(super) async fn call(&self, service: Json, op: &str, input: &Value) -> Result<Value, AwsError> {
-        let ctx = self.ctx();
-        let body = input.to_string().into_bytes();
-        let response = match service {
-            Json::DynamoDb => services::dynamodb::handle(&ctx, op, &body).await?,
-            Json::Kms => services::kms::handle(&ctx, op, &body).await?,
-            Json::Cognito => services::cognito::handle(&ctx, op, &body).await?,
-        };
-        let bytes = body_of(response).await?;
-        if bytes.is_empty() {
-            return Ok(Value::Object(Default::default()));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| AwsError::internal(format!("unreadable {op} output: {e}")))
+        services::call_json(&self.ctx(), service, op, input).await
     }
 
     /// Calls an SNS (query protocol) operation; returns the XML response.
