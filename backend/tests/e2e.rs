@@ -47,12 +47,21 @@ async fn chat() -> Chat {
 }
 
 async fn chat_with(parameters: &[(&str, &str)]) -> Chat {
+    let mut options = options();
+    options.parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    chat_from(emulator::Emulator::builder().in_memory(), &options).await
+}
+
+fn options() -> UpOptions {
     let mut options = UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
     options.stack_name = Some("chat".into());
-    options.parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     options.functions = binaries();
-    let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true);
-    let up = emulator::up::up(builder, &options).await.expect("the stack comes up");
+    options
+}
+
+async fn chat_from(builder: emulator::EmulatorBuilder, options: &UpOptions) -> Chat {
+    let builder = builder.port(0).auto_confirm_subscriptions(true);
+    let up = emulator::up::up(builder, options).await.expect("the stack comes up");
     let url = up.handle.url().to_string();
     let api = |name: &str| {
         let spec =
@@ -324,4 +333,49 @@ async fn admin_only_pools_refuse_sign_up_and_onboard_invited_users_at_first_sign
     assert_eq!(me["username"], "carol");
     assert_eq!(me["email"], "carol@example.com");
     chat.up.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demo_users_log_in_at_once_and_a_restart_does_not_repeat_the_demo() {
+    let state = tempfile::tempdir().unwrap();
+    let mut options = options();
+    options.demo = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.yaml").into());
+    let chat = chat_from(emulator::Emulator::builder().state_dir(state.path()), &options).await;
+    let (demo, seeded) = chat.up.demo.clone().expect("the demo ran");
+    assert_eq!(seeded.users, ["alice", "bob"]);
+    assert_eq!((seeded.created, seeded.requests), (2, demo.requests.len()));
+
+    // Alice logs in as the web client does (SRP) with the demo password and finds the conversation.
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&chat.url));
+    let login = |name: &'static str| {
+        let (idp, pool, client, password) =
+            (idp.clone(), chat.pool.clone(), chat.client.clone(), demo.password.clone());
+        async move { testkit::srp::login(&idp, &pool, &client, name, &password).await.expect("SRP login").id_token.unwrap() }
+    };
+    let alice = login("alice").await;
+    let (_, convs) = chat.get(&alice, "/conversations").await;
+    let convs = convs["conversations"].as_array().unwrap().clone();
+    assert_eq!(convs.len(), 1, "{convs:?}");
+    let conv = convs[0]["conversationId"].as_str().unwrap().to_string();
+    let (_, history) = chat.get(&alice, &format!("/conversations/{conv}/messages")).await;
+    let texts: Vec<&str> =
+        history["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let expected: Vec<&str> =
+        demo.requests.iter().rev().map(|r| r.body.as_ref().unwrap()["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, expected, "newest first, each readable by its reader");
+    let bob = login("bob").await;
+    let (_, unread) = chat.get(&bob, "/unread").await;
+    assert_eq!(unread["total"], 2, "bob has not read alice's two messages");
+    chat.up.handle.shutdown().await;
+
+    // On the saved state the users exist, so nothing is created or sent again.
+    let again = chat_from(emulator::Emulator::builder().state_dir(state.path()), &options).await;
+    let (_, seeded) = again.up.demo.clone().unwrap();
+    assert_eq!((seeded.created, seeded.requests), (0, 0));
+    // The port is new, and with it the tokens' issuer: log in again.
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&again.url));
+    let tokens = testkit::srp::login(&idp, &again.pool, &again.client, "alice", &demo.password).await.unwrap();
+    let (_, history) = again.get(&tokens.id_token.unwrap(), &format!("/conversations/{conv}/messages")).await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), demo.requests.len());
+    again.up.handle.shutdown().await;
 }

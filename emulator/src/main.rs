@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use emulator::template::provision::FunctionBinaries;
-use emulator::up::{UpOptions, default_template, parse_parameter_overrides};
+use emulator::up::{UpOptions, default_demo, default_template, default_web, parse_parameter_overrides, progress};
+
 use emulator::{Config, Credential, Emulator, StateLocation};
 
 #[derive(Parser)]
@@ -49,6 +50,15 @@ struct UpArgs {
     /// Executables by binary name or logical id (files, or NAME/bootstrap as `cargo lambda build` writes).
     #[arg(long, value_name = "DIR", requires = "skip_build")]
     functions_dir: Option<PathBuf>,
+    /// A static web client to serve at /_app/ [default: web/ next to the template, if present].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_web")]
+    web: Option<PathBuf>,
+    /// Serve no web client.
+    #[arg(long)]
+    no_web: bool,
+    /// Create demo users and a first conversation from FILE [default: demo.yaml next to the template].
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    demo: Option<Option<PathBuf>>,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -63,6 +73,13 @@ impl UpArgs {
         if let (true, Some(dir)) = (self.skip_build, &self.functions_dir) {
             options.functions = FunctionBinaries::Dir(dir.clone());
         }
+        options.web = match (&self.web, self.no_web) {
+            (_, true) => None,
+            (Some(dir), false) => Some(dir.clone()),
+            (None, false) => default_web(&options.template),
+        };
+        options.demo = self.demo.clone().map(|file| file.unwrap_or_else(|| default_demo(&options.template)));
+        options.progress = progress::display();
         Ok(options)
     }
 }
@@ -155,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             emu.wait_for_signal().await;
         }
         Command::Up(args) => {
+            let started = std::time::Instant::now();
             let options = args.options()?;
             let config = args.serve.into_config()?;
             let state = state_description(&config);
@@ -166,9 +184,17 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             };
-            let banner = emulator::up::banner(up.handle.state(), &up.stack);
-            print(&format!("{banner}\nstate: {state}\n"));
+            progress::clear();
+            let banner = emulator::up::banner(&up);
+            print(&format!(
+                "{banner}\nstate: {state}\nready in {:.1} s; Ctrl-C stops everything\n",
+                started.elapsed().as_secs_f64()
+            ));
             up.handle.wait_for_signal().await;
+            eprintln!(
+                "stopped: function processes ended, state {}",
+                if state == "in memory" { "discarded" } else { "saved" }
+            );
         }
     }
     Ok(())

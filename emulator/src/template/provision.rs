@@ -25,7 +25,7 @@
 //! warnings, since they would need the resource replaced.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -49,6 +49,43 @@ pub struct ProvisionOptions {
     pub functions: FunctionBinaries,
     /// The directory relative `CodeUri`s are resolved against (the template's directory).
     pub base_dir: PathBuf,
+    /// Told what is happening, for a progress display.
+    pub progress: Progress,
+}
+
+/// A step of provisioning, as reported to [`Progress`].
+#[derive(Debug, Clone, Copy)]
+pub enum ProgressEvent<'a> {
+    /// `cargo build --release` of these binaries of the crate in `dir` starts.
+    Building { dir: &'a Path, binaries: &'a [String] },
+    /// That build ended.
+    Built { dir: &'a Path, ok: bool },
+    /// Resource `index` (from 1) of `total` is being provisioned.
+    Resource { index: usize, total: usize, id: &'a str, kind: &'a str },
+}
+
+/// Where [`ProgressEvent`]s go; nowhere by default.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<ProgressFn>>);
+
+type ProgressFn = dyn Fn(ProgressEvent<'_>) + Send + Sync;
+
+impl Progress {
+    pub fn new(f: impl Fn(ProgressEvent<'_>) + Send + Sync + 'static) -> Self {
+        Progress(Some(Arc::new(f)))
+    }
+
+    pub fn report(&self, event: ProgressEvent<'_>) {
+        if let Some(f) = &self.0 {
+            f(event);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(reported)" } else { "Progress(none)" })
+    }
 }
 
 impl ProvisionOptions {
@@ -60,6 +97,7 @@ impl ProvisionOptions {
             parameters: BTreeMap::new(),
             functions: FunctionBinaries::Build,
             base_dir: PathBuf::from("."),
+            progress: Progress::default(),
         }
     }
 }
@@ -198,8 +236,10 @@ pub async fn provision(
         absent: BTreeMap::new(),
     };
     resources::lambda::prebuild(&mut p).await;
-    for resource in &template.resources {
+    let total = template.resources.len();
+    for (index, resource) in template.resources.iter().enumerate() {
         let id = &resource.logical_id;
+        options.progress.report(ProgressEvent::Resource { index: index + 1, total, id, kind: &resource.kind });
         if !p.eval.include(resource)? {
             p.absent
                 .insert(id.clone(), format!("its Condition {} is false", resource.condition.as_deref().unwrap_or("")));

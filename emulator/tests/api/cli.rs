@@ -184,3 +184,133 @@ async fn aws_cli_drives_dynamodb_and_its_stream() {
         .collect();
     assert_eq!(inserted, ["10", "9", "100"], "records in write order");
 }
+
+/// The processes whose parent is `pid`.
+#[cfg(target_os = "linux")]
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // `pid (comm) state ppid …`; comm may hold spaces, so read after the last ')'.
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// A process that is gone or a zombie no longer runs.
+#[cfg(target_os = "linux")]
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
+/// Starts `emulator up` on the test template with saved state; returns the process and its
+/// banner once it says it is ready.
+async fn spawn_up(state: &std::path::Path, functions: &std::path::Path) -> (tokio::process::Child, Vec<String>) {
+    use tokio::io::AsyncBufReadExt as _;
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/templates/stack.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emulator"))
+        .args(["up", "--template", template, "--stack-name", "shop", "--port", "0", "--skip-build", "--functions-dir"])
+        .arg(functions)
+        .arg("--state")
+        .arg(state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            banner.push(line.clone());
+            if line.starts_with("ready in ") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "the banner ends with the ready line");
+    // Keep reading so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, banner)
+}
+
+/// The value after `prefix` on the banner line that starts with it.
+fn banner_value(banner: &[String], prefix: &str) -> String {
+    let line = banner.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in {banner:#?}"));
+    line[prefix.len()..].trim().to_string()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn ctrl_c_stops_functions_and_sockets_and_the_state_survives() {
+    let state = tempfile::tempdir().unwrap();
+    let functions = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(crate::lambda::test_function(), functions.path().join("AppFunction")).unwrap();
+
+    let (mut up, banner) = spawn_up(state.path(), functions.path()).await;
+    let url = banner_value(&banner, "emulator listening on ");
+    let pid = up.id().unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&common::sdk_config(&url));
+    let names: Vec<String> = lambda
+        .list_functions()
+        .send()
+        .await
+        .unwrap()
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name().map(str::to_string))
+        .collect();
+    let function = names.iter().find(|n| n.contains("AppFunction")).expect("the stack's function");
+    let out = lambda
+        .invoke()
+        .function_name(function)
+        .payload(aws_smithy_types::Blob::new(r#"{"action":"echo"}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), None);
+    let instances = children(pid);
+    assert!(!instances.is_empty(), "a warm instance runs as a child process");
+    let table = aws_sdk_dynamodb::Client::new(&common::sdk_config(&url));
+    let table_name = table.list_tables().send().await.unwrap().table_names()[0].clone();
+    // An open WebSocket must not hold the shutdown up.
+    let ws_url = banner_value(&banner, "WebSocket API WebSocketApi:");
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.expect("a WebSocket connects");
+
+    // Ctrl-C: the process exits cleanly, its function processes with it, the port closes.
+    assert!(std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), up.wait()).await.expect("exits").unwrap();
+    assert!(status.success(), "{status}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for p in &instances {
+        assert!(!running(*p), "function process {p} outlived the emulator");
+    }
+    assert!(tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.is_err(), "the port is closed");
+    use futures_util::StreamExt as _;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the client's WebSocket was closed");
+
+    // Started again on the same state: the stack is there, nothing created twice.
+    let (mut again, banner) = spawn_up(state.path(), functions.path()).await;
+    let url = banner_value(&banner, "emulator listening on ");
+    let table = aws_sdk_dynamodb::Client::new(&common::sdk_config(&url));
+    assert_eq!(table.list_tables().send().await.unwrap().table_names(), [table_name]);
+    again.start_kill().unwrap();
+    let _ = again.wait().await;
+}

@@ -251,14 +251,13 @@ async fn up_starts_provisions_and_reports() {
     options.parameters = BTreeMap::from([("Stage".to_string(), "prod".to_string())]);
     options.functions = functions();
     let started = up(common::builder(), &options).await.unwrap();
-    let emu = started.handle.state();
     let url = started.handle.url().to_string();
     let stack = &started.stack;
     assert_eq!(stack.resource("ArchiveTable").unwrap().status, ResourceStatus::Created, "IsProd holds");
     assert_eq!(stack.output("TableName"), Some("shop-messages-prod"));
     assert!(stack.output("ArchiveTableName").unwrap().starts_with("shop-ArchiveTable-"));
 
-    let text = banner(emu, stack);
+    let text = banner(&started);
     let http = stack.physical_id("HttpApi").unwrap();
     let ws = stack.physical_id("WebSocketApi").unwrap();
     let pool = stack.physical_id("UserPool").unwrap();
@@ -504,4 +503,64 @@ async fn apis_come_from_sam_events_and_v2_parts() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn up_serves_a_web_client_configured_with_the_local_outputs() {
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(web.path().join("index.html"), "<!doctype html><title>app</title><script src=app.js></script>")
+        .unwrap();
+    std::fs::write(web.path().join("app.js"), "export const x = 1;\n").unwrap();
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("secret.txt"), "not served").unwrap();
+    let mut options = UpOptions::new(template_path());
+    options.stack_name = Some("shop".into());
+    options.functions = functions();
+    options.web = Some(web.path().to_path_buf());
+    let started = up(common::builder(), &options).await.unwrap();
+    let url = started.handle.url().to_string();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    // `/_app` sends the browser to `/_app/`, where the page's relative URLs resolve.
+    let moved = http.get(format!("{url}/_app")).send().await.unwrap();
+    assert_eq!(moved.status(), 308);
+    assert_eq!(moved.headers()["location"], "/_app/");
+    let page = http.get(format!("{url}/_app/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(page.headers()["cache-control"], "no-cache", "edits show on reload");
+    assert!(page.text().await.unwrap().contains("<title>app</title>"));
+    let script = http.get(format!("{url}/_app/app.js")).send().await.unwrap();
+    assert!(script.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    assert_eq!(http.get(format!("{url}/_app/missing.js")).send().await.unwrap().status(), 404);
+    let escape = format!("{url}/_app/%2e%2e/{}/secret.txt", secret.path().file_name().unwrap().to_string_lossy());
+    assert_ne!(http.get(escape).send().await.unwrap().status(), 200, "nothing outside the directory is served");
+
+    // config.json: the outputs, with execute-api URLs that answer here.
+    let config: serde_json::Value =
+        http.get(format!("{url}/_app/config.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(config["region"], "us-east-1");
+    assert_eq!(config["cognitoEndpoint"], url.as_str());
+    let outputs = &config["outputs"];
+    assert_eq!(outputs["UserPoolId"], started.stack.physical_id("UserPool").unwrap());
+    assert_eq!(outputs["TableName"], started.stack.output("TableName").unwrap());
+    let api = outputs["HttpApiUrl"].as_str().unwrap();
+    let answer: serde_json::Value = http.get(format!("{api}/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["rawPath"], "/health", "the output URL reaches the function");
+    assert!(outputs["WebSocketUrl"].as_str().unwrap().starts_with("ws://127.0.0.1:"));
+    assert!(banner(&started).contains(&format!("app:      {url}/_app/")));
+    started.handle.shutdown().await;
+
+    // Without a web client the path says so.
+    let plain = up(common::builder(), &{
+        let mut o = UpOptions::new(template_path());
+        o.functions = functions();
+        o
+    })
+    .await
+    .unwrap();
+    let none = http.get(format!("{}/_app/", plain.handle.url())).send().await.unwrap();
+    assert_eq!(none.status(), 404);
+    assert!(!banner(&plain).contains("/_app/"));
+    plain.handle.shutdown().await;
 }

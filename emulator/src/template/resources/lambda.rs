@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::{apigw, boolean, build, cognito, number, sns, text};
 use crate::services::apigw::ApiProtocol;
 use crate::services::lambda::{self, FunctionSpec, functions, mappings};
-use crate::template::provision::{Done, FunctionBinaries, ProvisionError, Provisioner, Step};
+use crate::template::provision::{Done, FunctionBinaries, ProgressEvent, ProvisionError, Provisioner, Step};
 use crate::template::sam;
 
 pub(super) async fn function(p: &mut Provisioner<'_>, step: &Step) -> Result<Done, ProvisionError> {
@@ -224,7 +224,10 @@ pub(crate) async fn prebuild(p: &mut Provisioner<'_>) {
     }
     for (dir, binaries) in by_crate {
         tracing::info!(dir = %dir.display(), binaries = %binaries.join(" "), "cargo build --release");
-        if let Ok(paths) = build::cargo_build_all(&dir, &binaries).await {
+        p.options.progress.report(ProgressEvent::Building { dir: &dir, binaries: &binaries });
+        let built = build::cargo_build_all(&dir, &binaries).await;
+        p.options.progress.report(ProgressEvent::Built { dir: &dir, ok: built.is_ok() });
+        if let Ok(paths) = built {
             for (b, path) in binaries.into_iter().zip(paths) {
                 p.builds.insert((dir.clone(), Some(b)), path);
             }
@@ -255,7 +258,11 @@ async fn executable(p: &mut Provisioner<'_>, step: &Step) -> Result<PathBuf, Pro
                 return Ok(built.clone());
             }
             tracing::info!(function = %step.id, dir = %dir.display(), binary = binary.as_deref().unwrap_or("(the crate's)"), "cargo build --release");
-            let built = build::cargo_build(&dir, binary.as_deref()).await.map_err(|e| step.error("cargo build", e))?;
+            let binaries: Vec<String> = binary.iter().cloned().collect();
+            p.options.progress.report(ProgressEvent::Building { dir: &dir, binaries: &binaries });
+            let built = build::cargo_build(&dir, binary.as_deref()).await;
+            p.options.progress.report(ProgressEvent::Built { dir: &dir, ok: built.is_ok() });
+            let built = built.map_err(|e| step.error("cargo build", e))?;
             p.builds.insert(key, built.clone());
             Ok(built)
         }

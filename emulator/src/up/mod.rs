@@ -7,6 +7,18 @@
 //! routes, each WebSocket URL, each user pool's JWKS URL and client ids, the mailbox, the
 //! template's outputs and every warning. The binary's `up` command is a thin wrapper around
 //! these, so tests drive exactly what users run.
+//!
+//! - [`local`]: the outputs rewritten to the URLs that answer on this machine, and the
+//!   `config.json` the web client reads.
+//! - [`demo`]: `--demo`, confirmed users and a first conversation from a small YAML file.
+//! - [`progress`]: what the command shows while it builds and provisions.
+//!
+//! When the template's directory holds a `web/` directory, it is served at `/_app/`
+//! ([`crate::webapp`]): the application's own client, configured from the local outputs.
+
+pub mod demo;
+pub mod local;
+pub mod progress;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,7 +29,7 @@ use anyhow::Context as _;
 
 use crate::services::apigw::{ApiProtocol, spec};
 use crate::state::Emu;
-use crate::template::provision::{FunctionBinaries, ProvisionOptions, ResourceStatus, Stack, provision};
+use crate::template::provision::{FunctionBinaries, Progress, ProvisionOptions, ResourceStatus, Stack, provision};
 use crate::{EmulatorBuilder, EmulatorHandle};
 
 /// What to provision.
@@ -28,6 +40,11 @@ pub struct UpOptions {
     pub stack_name: Option<String>,
     pub parameters: BTreeMap<String, String>,
     pub functions: FunctionBinaries,
+    /// A static web client to serve at `/_app/` ([`default_web`] finds the usual one).
+    pub web: Option<PathBuf>,
+    /// A demo file to seed once the stack is up ([`demo`]).
+    pub demo: Option<PathBuf>,
+    pub progress: Progress,
 }
 
 impl UpOptions {
@@ -37,6 +54,9 @@ impl UpOptions {
             stack_name: None,
             parameters: BTreeMap::new(),
             functions: FunctionBinaries::Build,
+            web: None,
+            demo: None,
+            progress: Progress::default(),
         }
     }
 }
@@ -45,6 +65,19 @@ impl UpOptions {
 pub struct Up {
     pub handle: EmulatorHandle,
     pub stack: Stack,
+    /// What `--demo` created, when asked for.
+    pub demo: Option<(demo::Demo, demo::Seeded)>,
+}
+
+/// `web/` next to the template, if it is a directory holding `index.html`.
+pub fn default_web(template: &Path) -> Option<PathBuf> {
+    let dir = template.parent().unwrap_or(Path::new(".")).join("web");
+    dir.join("index.html").is_file().then_some(dir)
+}
+
+/// `demo.yaml` next to the template.
+pub fn default_demo(template: &Path) -> PathBuf {
+    template.parent().unwrap_or(Path::new(".")).join("demo.yaml")
 }
 
 /// `backend/template.yaml` under `dir` if it exists, else `template.yaml`.
@@ -97,6 +130,7 @@ pub async fn provision_file(emu: &Arc<Emu>, options: &UpOptions) -> anyhow::Resu
         ProvisionOptions::new(options.stack_name.clone().unwrap_or_else(|| default_stack_name(path)));
     provision_options.parameters = options.parameters.clone();
     provision_options.functions = options.functions.clone();
+    provision_options.progress = options.progress.clone();
     provision_options.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     if provision_options.base_dir.as_os_str().is_empty() {
         provision_options.base_dir = PathBuf::from(".");
@@ -113,9 +147,13 @@ pub async fn up(builder: EmulatorBuilder, options: &UpOptions) -> anyhow::Result
     if !path.is_file() {
         anyhow::bail!("no template at {} (give one with --template)", path.display());
     }
+    if let Some(web) = options.web.as_ref().filter(|w| !w.join("index.html").is_file()) {
+        anyhow::bail!("no web client at {} (it needs an index.html)", web.display());
+    }
+    let demo = options.demo.as_deref().map(demo::Demo::read).transpose()?;
     let handle = builder.start().await?;
-    match provision_file(handle.state(), options).await {
-        Ok(stack) => Ok(Up { handle, stack }),
+    match finish(&handle, options, demo).await {
+        Ok((stack, demo)) => Ok(Up { handle, stack, demo }),
         Err(e) => {
             handle.shutdown().await;
             Err(e)
@@ -123,15 +161,40 @@ pub async fn up(builder: EmulatorBuilder, options: &UpOptions) -> anyhow::Result
     }
 }
 
-/// What to print once the stack is up.
-pub fn banner(emu: &Emu, stack: &Stack) -> String {
+/// Provisions, serves the web client, seeds the demo.
+async fn finish(
+    handle: &EmulatorHandle,
+    options: &UpOptions,
+    demo: Option<demo::Demo>,
+) -> anyhow::Result<(Stack, Option<(demo::Demo, demo::Seeded)>)> {
+    let emu = handle.state();
+    let stack = provision_file(emu, options).await?;
+    if let Some(dir) = &options.web {
+        let app = crate::webapp::WebApp { dir: dir.clone(), config: local::web_config(emu, &stack) };
+        *emu.web_app.write().expect("web app lock") = Some(Arc::new(app));
+    }
+    let demo = match demo {
+        Some(demo) => {
+            let seeded = demo::seed(emu, &stack, &demo).await.context("--demo")?;
+            Some((demo, seeded))
+        }
+        None => None,
+    };
+    Ok((stack, demo))
+}
+
+/// What to print once the stack is up: where to go first (the web client, the console, the
+/// SDK endpoint, how to log in), then every API, pool, output and warning.
+pub fn banner(up: &Up) -> String {
+    let emu = up.handle.state();
+    let stack = &up.stack;
     let endpoint = &emu.endpoint;
     let mut out = String::new();
     let count = |s: ResourceStatus| stack.resources.iter().filter(|r| r.status == s).count();
     let _ = writeln!(out, "emulator listening on {endpoint}");
     let _ = writeln!(
         out,
-        "stack {}: {} resources ({} created, {} existing, {} skipped, {} unsupported)",
+        "stack {}: {} resources ({} created, {} existing, {} skipped, {} unsupported)\n",
         stack.name,
         stack.resources.len(),
         count(ResourceStatus::Created),
@@ -139,6 +202,25 @@ pub fn banner(emu: &Emu, stack: &Stack) -> String {
         count(ResourceStatus::Skipped),
         count(ResourceStatus::Unsupported)
     );
+    let web = emu.web_app.read().expect("web app lock").is_some();
+    if web {
+        let _ = writeln!(out, "  app:      {}", crate::webapp::url(endpoint));
+    }
+    let _ = writeln!(out, "  console:  {endpoint}/_emulator/ui");
+    let _ = writeln!(
+        out,
+        "  SDK/CLI:  export AWS_ENDPOINT_URL={endpoint} AWS_REGION={} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
+        emu.config.region
+    );
+    match &up.demo {
+        Some((demo, seeded)) => {
+            let _ = writeln!(out, "  log in:   as {} with the password {}", seeded.users.join(" or "), demo.password);
+        }
+        None if web => {
+            let _ = writeln!(out, "  log in:   sign up in the app; the e-mailed code is in the console's mailbox");
+        }
+        None => {}
+    }
     let logical = |physical: &str| {
         stack.resources.iter().find(|r| r.physical_id.as_deref() == Some(physical)).map(|r| r.logical_id.clone())
     };
@@ -170,9 +252,9 @@ pub fn banner(emu: &Emu, stack: &Stack) -> String {
     }
     let _ = writeln!(out, "\nmailbox: {endpoint}/_emulator/mailbox");
     if !stack.outputs.is_empty() {
-        let _ = writeln!(out, "\noutputs:");
+        let _ = writeln!(out, "\noutputs (execute-api URLs as they answer here):");
         for o in &stack.outputs {
-            let _ = writeln!(out, "  {} = {}", o.name, o.value);
+            let _ = writeln!(out, "  {} = {}", o.name, local::local_url(endpoint, &stack.apis, &o.value));
         }
     }
     if !stack.warnings.is_empty() {
