@@ -49,11 +49,7 @@ pub fn router(emu: Arc<Emu>) -> Router {
 
 /// Records a request to an API stage in the request log: HTTP requests, WebSocket upgrades
 /// (answered once `$connect` has decided) and management calls.
-async fn record_stage_request(
-    State(emu): State<Arc<Emu>>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> Response {
+async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: axum::middleware::Next) -> Response {
     let started = Instant::now();
     let arrived = emu.clock.now();
     let method = req.method().clone();
@@ -309,7 +305,12 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
 /// The service a request went to and, where the request shows it, the operation — for the
 /// request log. S3 operations are named as the SDKs name them in `x-id`, or told from the method
 /// and whether a key is present.
-fn operation_of(route: &Route, method: &Method, uri: &http::Uri, action: Option<String>) -> (&'static str, Option<String>) {
+fn operation_of(
+    route: &Route,
+    method: &Method,
+    uri: &http::Uri,
+    action: Option<String>,
+) -> (&'static str, Option<String>) {
     let query = uri.query().unwrap_or("");
     let has = |name: &str| query.split('&').any(|p| p == name || p.starts_with(&format!("{name}=")));
     match route {

@@ -142,21 +142,31 @@ pub(crate) struct Page {
     pub cursor: Option<String>,
 }
 
+/// A parameter the console cannot use: answered 400 with its explanation.
+#[derive(Debug)]
+pub(crate) struct BadParameter(pub String);
+
+impl IntoResponse for BadParameter {
+    fn into_response(self) -> Response {
+        fail(StatusCode::BAD_REQUEST, self.0)
+    }
+}
+
 impl Page {
-    /// The limit within `1..=max`, `default` when absent; a 400 when out of range.
-    pub fn limit(&self, default: i64, max: i64) -> Result<i64, Response> {
+    /// The limit within `1..=max`, `default` when absent.
+    pub fn limit(&self, default: i64, max: i64) -> Result<i64, BadParameter> {
         match self.limit {
             None => Ok(default),
             Some(n) if (1..=max).contains(&n) => Ok(n),
-            Some(n) => Err(fail(StatusCode::BAD_REQUEST, format!("limit must be between 1 and {max}, not {n}"))),
+            Some(n) => Err(BadParameter(format!("limit must be between 1 and {max}, not {n}"))),
         }
     }
 
-    /// The decoded cursor, if one was given; a 400 when it is not one of ours.
-    pub fn cursor(&self) -> Result<Option<String>, Response> {
+    /// The decoded cursor, if one was given; an error when it is not one of ours.
+    pub fn cursor(&self) -> Result<Option<String>, BadParameter> {
         match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => Ok(None),
-            Some(c) => decode_cursor(c).map(Some).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "invalid cursor")),
+            Some(c) => decode_cursor(c).map(Some).ok_or_else(|| BadParameter("invalid cursor".into())),
         }
     }
 }

@@ -102,11 +102,11 @@ pub(super) async fn buckets(State(emu): Shared) -> Response {
 pub(super) async fn objects(State(emu): Shared, Path(bucket): Path<String>, Query(q): Query<Page>) -> Response {
     let limit = match q.limit(OVERVIEW_OBJECTS, 1000) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let after = match q.cursor() {
         Ok(a) => a.unwrap_or_default(),
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let ctx = Ctx::internal(&emu);
     if let Err(e) = store::require_bucket(&ctx, &bucket).await {

@@ -99,7 +99,7 @@ pub(super) async fn tables(State(emu): Shared) -> Response {
 pub(super) async fn items(State(emu): Shared, Path(table): Path<String>, Query(q): Query<Page>) -> Response {
     let limit = match q.limit(25, 1000) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let start: Option<Value> = match q.cursor() {
         Ok(None) => None,
@@ -107,7 +107,7 @@ pub(super) async fn items(State(emu): Shared, Path(table): Path<String>, Query(q
             Ok(v @ Value::Object(_)) => Some(v),
             _ => return fail(http::StatusCode::BAD_REQUEST, "invalid cursor"),
         },
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let ctx = Ctx::internal(&emu);
     let table_info = match describe(&ctx, &table).await {

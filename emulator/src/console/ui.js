@@ -60,6 +60,15 @@ function time(t) {
   return Number.isNaN(d.getTime()) ? String(t) : d.toLocaleString();
 }
 
+/** Time of day with milliseconds, for the request log. */
+function clock(t) {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return String(t ?? "");
+  return `${d.toLocaleTimeString([], { hour12: false })}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 function kv(entries) {
   return h("dl", { class: "kv" }, entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
@@ -109,7 +118,7 @@ const render = {
       h(
         "section",
         { class: "card" },
-        h("h2", {}, `${p.name} `, muted(`${p.id} · ${p.users.length}${p.truncated ? "+" : ""} users`)),
+        h("h2", {}, `${p.name} `, muted(`${p.id} · ${plural(p.users.length, "user")}${p.truncated ? " shown (more exist)" : ""}`)),
         table(
           ["Username", "E-mail", "Status", "Enabled", "sub", "Attributes", "Created"],
           p.users.map((u) => {
@@ -163,7 +172,7 @@ const render = {
           {},
           h("a", { href: `#/objects/${encodeURIComponent(b.name)}` }, b.name),
           " ",
-          muted(`${b.objectCount} objects · ${b.region} · created ${time(b.created)}`),
+          muted(`${plural(b.objectCount, "object")} · ${b.region} · created ${time(b.created)}`),
         ),
         objectTable(b.objects),
         b.cursor ? h("p", {}, h("a", { href: `#/objects/${encodeURIComponent(b.name)}` }, "All objects →")) : null,
@@ -313,7 +322,7 @@ const render = {
       table(
         ["Time", "Method", "Path", "Service", "Operation", "Status", "Latency", "Request id"],
         shown.map((r) => [
-          time(r.time),
+          h("td", { title: r.time }, clock(r.time)),
           r.method,
           h("td", { class: "wrap mono" }, r.path),
           r.service ?? "",

@@ -109,11 +109,11 @@ pub(super) async fn pools(State(emu): Shared) -> Response {
 pub(super) async fn users(State(emu): Shared, Path(pool): Path<String>, Query(q): Query<Page>) -> Response {
     let limit = match q.limit(PAGE_MAX, PAGE_MAX) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let token = match q.cursor() {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match page(&Ctx::internal(&emu), &pool, limit, token.as_deref()).await {
         Ok((users, next)) => {

@@ -45,9 +45,8 @@ pub async fn call_json(
         JsonService::Kms => kms::handle(ctx, op, &body).await?,
         JsonService::Cognito => cognito::handle(ctx, op, &body).await?,
     };
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(|e| AwsError::internal(e.to_string()))?;
+    let bytes =
+        axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| AwsError::internal(e.to_string()))?;
     if bytes.is_empty() {
         return Ok(serde_json::Value::Object(Default::default()));
     }

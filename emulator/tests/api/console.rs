@@ -136,7 +136,9 @@ async fn table_items_page_with_scan_cursors_and_binary_is_summarised() {
     assert_eq!((status, body["message"].is_string()), (400, true), "{body}");
     let (status, body) = get(url, "/console/tables/nope/items").await;
     assert_eq!(status, 404, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("nope") || body["message"].as_str().unwrap().contains("not found"));
+    assert!(
+        body["message"].as_str().unwrap().contains("nope") || body["message"].as_str().unwrap().contains("not found")
+    );
 }
 
 #[tokio::test]
@@ -288,7 +290,10 @@ async fn request_log_has_sdk_calls_with_status_and_latency_but_not_its_own_route
             .unwrap_or_else(|| panic!("no {service} {op} in {log:#}"))
     };
     let list = find("dynamodb", "ListTables");
-    assert_eq!((list["method"].as_str(), list["path"].as_str(), list["status"].as_u64()), (Some("POST"), Some("/"), Some(200)));
+    assert_eq!(
+        (list["method"].as_str(), list["path"].as_str(), list["status"].as_u64()),
+        (Some("POST"), Some("/"), Some(200))
+    );
     assert!(list["latencyMs"].as_f64().is_some_and(|ms| ms >= 0.0));
     assert!(list["requestId"].as_str().is_some_and(|id| !id.is_empty()));
     assert!(list["time"].as_str().is_some_and(|t| t.ends_with('Z')));
@@ -302,7 +307,10 @@ async fn request_log_has_sdk_calls_with_status_and_latency_but_not_its_own_route
     assert_eq!((describe["status"].as_u64(), describe["error"].as_str()), (Some(400), Some("NotFoundException")));
     let stage = entries.iter().find(|e| e["service"] == "execute-api").expect("the data plane request");
     assert_eq!((stage["path"].as_str(), stage["status"].as_u64()), (Some("/_aws/execute-api/noapi/x"), Some(404)));
-    assert!(entries.iter().all(|e| !e["path"].as_str().unwrap().starts_with("/_emulator")), "own routes are not logged");
+    assert!(
+        entries.iter().all(|e| !e["path"].as_str().unwrap().starts_with("/_emulator")),
+        "own routes are not logged"
+    );
     let signed = entries.iter().find(|e| e["path"].as_str().unwrap().contains("X-Amz-Signature")).expect("presigned");
     assert!(signed["path"].as_str().unwrap().contains("X-Amz-Signature=***"), "{signed}");
     assert!(!log.to_string().contains(&signature));
@@ -336,8 +344,13 @@ async fn functions_view_shows_invocations_with_outcome_trigger_and_logs() {
     let payload = |v: Value| aws_sdk_lambda::primitives::Blob::new(v.to_string());
     let ok = lam.invoke().function_name("echo").payload(payload(json!({ "action": "echo" }))).send().await.unwrap();
     assert!(ok.function_error.is_none());
-    let failed =
-        lam.invoke().function_name("echo").payload(payload(json!({ "action": "fail", "why": "x" }))).send().await.unwrap();
+    let failed = lam
+        .invoke()
+        .function_name("echo")
+        .payload(payload(json!({ "action": "fail", "why": "x" })))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(failed.function_error.as_deref(), Some("Unhandled"));
     let error: Value = serde_json::from_slice(failed.payload.as_ref().unwrap().as_ref()).unwrap();
     // Through an HTTP API, too.
@@ -409,5 +422,67 @@ async fn unknown_names_and_bad_parameters_are_json_errors() {
         ("/console/functions", "functions"),
     ] {
         assert_eq!(view(url, path).await[member], json!([]), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn connections_view_lists_live_sockets_with_their_authorizer_context() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let emu = common::start().await;
+    let url = emu.url();
+    crate::lambda::register(url, "ws-fn", json!({})).await;
+    let resp = common::http()
+        .post(format!("{url}/_emulator/apigw/apis"))
+        .json(&json!({
+            "name": "chat-ws",
+            "protocol": "WEBSOCKET",
+            "stage": "prod",
+            "authorizers": { "token": { "type": "REQUEST", "function": "ws-fn", "identitySource": ["route.request.querystring.token"] } },
+            "routes": [
+                { "key": "$connect", "function": "ws-fn", "authorizer": "token" },
+                { "key": "$default", "function": "ws-fn", "routeResponse": true },
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    let api = resp.json::<Value>().await.unwrap();
+    let (api_id, ws_url) = (api["id"].as_str().unwrap().to_string(), api["url"].as_str().unwrap().to_string());
+    assert!(view(url, "/console/connections").await["connections"].as_array().unwrap().is_empty());
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_url}?token=good")).await.unwrap();
+    ws.send(Message::Text("hello".into())).await.unwrap();
+    // The $default route answers with the connection id.
+    let id = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap() {
+            Message::Text(t) => break t.to_string(),
+            _ => continue,
+        }
+    };
+
+    let live = view(url, "/console/connections").await;
+    let c = &live["connections"][0];
+    assert_eq!(c["connectionId"], id.as_str());
+    assert_eq!((c["apiId"].as_str(), c["stage"].as_str()), (Some(api_id.as_str()), Some("prod")));
+    assert_eq!(c["sourceIp"], "127.0.0.1");
+    assert_eq!(c["authorizer"]["user"], "alice", "the $connect authorizer's context: {c}");
+    assert!(c["connectedAt"].is_string() && c["lastActiveAt"].is_string());
+
+    // The upgrade and the message are in the request log; the token is not.
+    let log = view(url, "/console/requests").await;
+    let entries = log["requests"].as_array().unwrap();
+    let upgrade = entries.iter().find(|e| e["operation"] == "$connect").expect("the upgrade");
+    assert_eq!(upgrade["status"], 101);
+    assert!(upgrade["path"].as_str().unwrap().ends_with("/prod?token=***"), "{upgrade}");
+    let message = entries.iter().find(|e| e["method"] == "WS").expect("the message");
+    assert_eq!((message["operation"].as_str(), message["status"].as_u64()), (Some("$default"), Some(200)));
+
+    ws.close(None).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !view(url, "/console/connections").await["connections"].as_array().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "a closed connection leaves the view");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -397,12 +397,7 @@ async fn on_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bo
     );
 }
 
-async fn handle_message(
-    emu: &Arc<Emu>,
-    session: &Session,
-    body: Vec<u8>,
-    binary: bool,
-) -> (Option<String>, u16) {
+async fn handle_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bool) -> (Option<String>, u16) {
     let request_id = emu.rng.uuid();
     let reply = |v: Value| {
         if let Some(c) = emu.sockets.get(&session.connection_id) {

@@ -161,9 +161,21 @@ mod tests {
     #[test]
     fn errors_are_classified_and_the_ring_is_bounded() {
         let err = |body: &str| Outcome::Error { body: bytes::Bytes::from(body.to_string()) };
-        let timed_out = Invocation::new("r".into(), "t".into(), 1.0, &err(r#"{"errorMessage":"x Task timed out after 3.00 seconds"}"#), "direct".into());
+        let timed_out = Invocation::new(
+            "r".into(),
+            "t".into(),
+            1.0,
+            &err(r#"{"errorMessage":"x Task timed out after 3.00 seconds"}"#),
+            "direct".into(),
+        );
         assert_eq!(timed_out.error_type.as_deref(), Some("Task timed out"));
-        let exit = Invocation::new("r".into(), "t".into(), 1.0, &err(r#"{"errorType":"Runtime.ExitError","errorMessage":"m"}"#), "direct".into());
+        let exit = Invocation::new(
+            "r".into(),
+            "t".into(),
+            1.0,
+            &err(r#"{"errorType":"Runtime.ExitError","errorMessage":"m"}"#),
+            "direct".into(),
+        );
         assert_eq!((exit.outcome, exit.error_type.as_deref()), ("error", Some("Runtime.ExitError")));
         let log = Invocations::default();
         for i in 0..PER_FUNCTION + 5 {

@@ -178,7 +178,12 @@ impl Pool {
 
     pub fn stats(&self) -> PoolStats {
         let st = self.lock();
-        PoolStats { instances: st.instances.len(), busy: st.running.len(), idle: st.idle.len(), queued: st.waiting.len() }
+        PoolStats {
+            instances: st.instances.len(),
+            busy: st.running.len(),
+            idle: st.idle.len(),
+            queued: st.waiting.len(),
+        }
     }
 
     /// Runs one invocation and waits for its outcome.
