@@ -169,6 +169,7 @@ pub fn banner(emu: &Emu, stack: &Stack) -> String {
         }
     }
     let _ = writeln!(out, "\nmailbox: {endpoint}/_emulator/mailbox");
+    let _ = writeln!(out, "console: {endpoint}/_emulator/ui");
     if !stack.outputs.is_empty() {
         let _ = writeln!(out, "\noutputs:");
         for o in &stack.outputs {
