@@ -12,6 +12,18 @@
 //! | `GET  /logs`             | function output, oldest first; `?function=` `&limit=`  |
 //! | `POST /apigw/apis`       | create or replace an API (`ApiSpec` JSON); answers its URL |
 //! | `GET  /apigw/apis`       | every API with its URL and routes                      |
+//! | `GET  /ui`               | the console: a read-only web UI over the instance's state |
+//! | `GET  /console/pools`    | console view: user pools and their users (`/console/pools/{pool}/users?limit=&cursor=`) |
+//! | `GET  /console/tables`   | console view: tables (`/console/tables/{table}/items?limit=&cursor=`) |
+//! | `GET  /console/buckets`  | console view: buckets and object metadata (`/console/buckets/{bucket}/objects?limit=&cursor=`) |
+//! | `GET  /console/keys`     | console view: KMS keys, aliases, key policies          |
+//! | `GET  /console/topics`   | console view: SNS topics and subscriptions             |
+//! | `GET  /console/mailbox`  | console view: the mailbox, newest first; `?limit=`     |
+//! | `GET  /console/connections` | console view: live WebSocket connections            |
+//! | `GET  /console/functions` | console view: functions, instances, invocations, logs; `?invocations=` `&logs=` |
+//! | `GET  /console/requests` | console view: the last 500 requests served; `?since=` `&limit=` |
+//!
+//! The console routes are defined in [`crate::console`].
 
 use std::sync::Arc;
 
@@ -36,6 +48,7 @@ pub fn router() -> Router<Arc<Emu>> {
         .route("/lambda/functions", post(register_function))
         .route("/logs", get(logs))
         .route("/apigw/apis", post(register_api).get(list_apis))
+        .merge(crate::console::router())
 }
 
 fn now(emu: &Emu) -> String {

@@ -20,6 +20,7 @@ use http::{HeaderName, HeaderValue, Method, header};
 use sha2::{Digest, Sha256};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
+use crate::console::requests::Served;
 use crate::error::AwsError;
 use crate::protocol::aws_json::{self, JSON_1_1};
 use crate::protocol::aws_query::{self, QueryInput};
@@ -31,9 +32,12 @@ use crate::state::{Ctx, Emu, Principal};
 /// Builds the router for one instance.
 pub fn router(emu: Arc<Emu>) -> Router {
     // API stages answer CORS by their own configuration, so they sit outside the service CORS layer.
-    let stages = ["{api}", "{api}/", "{api}/{*rest}"].iter().fold(Router::new(), |r, p| {
-        r.route(&format!("{}/{p}", apigw::PATH_PREFIX), axum::routing::any(apigw::data_plane))
-    });
+    let stages = ["{api}", "{api}/", "{api}/{*rest}"]
+        .iter()
+        .fold(Router::new(), |r, p| {
+            r.route(&format!("{}/{p}", apigw::PATH_PREFIX), axum::routing::any(apigw::data_plane))
+        })
+        .layer(axum::middleware::from_fn_with_state(emu.clone(), record_stage_request));
     Router::new()
         .nest("/_emulator", crate::admin::router())
         .merge(crate::webapp::router())
@@ -41,6 +45,40 @@ pub fn router(emu: Arc<Emu>) -> Router {
         .layer(cors())
         .merge(stages)
         .with_state(emu)
+}
+
+/// Records a request to an API stage in the request log: HTTP requests, WebSocket upgrades
+/// (answered once `$connect` has decided) and management calls.
+async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let arrived = emu.clock.now();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let upgrade = req.headers().contains_key(header::UPGRADE);
+    let resp = next.run(req).await;
+    let request_id = ["apigw-requestid", "x-amzn-requestid"]
+        .iter()
+        .find_map(|h| resp.headers().get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::to_string);
+    let operation = match resp.extensions().get::<apigw::MatchedRoute>() {
+        Some(m) => Some(m.0.clone()),
+        None if upgrade => Some("$connect".to_string()),
+        None => None,
+    };
+    emu.requests.record(
+        arrived,
+        started,
+        Served {
+            method: method.as_str(),
+            path_and_query: uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
+            service: Some("execute-api"),
+            operation: operation.as_deref(),
+            status: resp.status().as_u16(),
+            request_id: request_id.as_deref(),
+            error: None,
+        },
+    );
+    resp
 }
 
 /// Browsers may call every service directly: answer preflights and expose the headers SDKs read.
@@ -156,6 +194,7 @@ const GENERIC_QUERY: aws_query::Flavor = aws_query::Flavor { xmlns: "https://iam
 
 async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     let started = Instant::now();
+    let arrived = emu.clock.now();
     let (parts, body) = req.into_parts();
     let request_id = new_request_id();
     let sig = sigv4::parse(&parts.headers, parts.uri.query());
@@ -171,6 +210,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
         Route::WellKnown { .. } => Protocol::AwsJson(cognito::FLAVOR),
     };
     let head = parts.method == Method::HEAD;
+    let mut action: Option<String> = None;
 
     let outcome = async {
         let body = read_body(&emu, &parts.headers, body, &route).await?;
@@ -197,6 +237,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                 } else {
                     QueryInput::parse(req.uri.query().unwrap_or("").as_bytes())?
                 };
+                action = input.action().map(str::to_string);
                 match input.get("Version") {
                     Some(sns::VERSION) => {
                         protocol = Protocol::AwsQuery(sns::FLAVOR);
@@ -235,6 +276,20 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
         }
     };
     stamp_request_id(&mut resp, &protocol, &request_id);
+    let (service, operation) = operation_of(&route, &parts.method, &parts.uri, action);
+    emu.requests.record(
+        arrived,
+        started,
+        Served {
+            method: parts.method.as_str(),
+            path_and_query: parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()),
+            service: Some(service),
+            operation: operation.as_deref(),
+            status: resp.status().as_u16(),
+            request_id: Some(&request_id),
+            error: code.as_deref(),
+        },
+    );
     tracing::debug!(
         target: "emulator::request",
         method = %parts.method,
@@ -245,6 +300,103 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
         micros = started.elapsed().as_micros() as u64,
     );
     resp
+}
+
+/// The service a request went to and, where the request shows it, the operation — for the
+/// request log. S3 operations are named as the SDKs name them in `x-id`, or told from the method
+/// and whether a key is present.
+fn operation_of(
+    route: &Route,
+    method: &Method,
+    uri: &http::Uri,
+    action: Option<String>,
+) -> (&'static str, Option<String>) {
+    let query = uri.query().unwrap_or("");
+    let has = |name: &str| query.split('&').any(|p| p == name || p.starts_with(&format!("{name}=")));
+    match route {
+        Route::Json { prefix, op } => {
+            let service = match prefix.as_str() {
+                kms::TARGET_PREFIX => "kms",
+                cognito::TARGET_PREFIX => "cognito-idp",
+                dynamodb::TARGET_PREFIX => "dynamodb",
+                dynamodb::streams::TARGET_PREFIX => "dynamodbstreams",
+                _ => "unknown",
+            };
+            (service, Some(op.clone()))
+        }
+        Route::Query => ("sns", action),
+        Route::WellKnown { document, .. } => ("cognito-idp", Some(document.clone())),
+        Route::Connections(_) => {
+            let op = match *method {
+                Method::POST => "PostToConnection",
+                Method::DELETE => "DeleteConnection",
+                _ => "GetConnection",
+            };
+            ("execute-api", Some(op.into()))
+        }
+        Route::Lambda => {
+            let path = uri.path();
+            let op = if path.starts_with(lambda::MAPPINGS_PREFIX) {
+                match *method {
+                    Method::POST => "CreateEventSourceMapping",
+                    Method::PUT => "UpdateEventSourceMapping",
+                    Method::DELETE => "DeleteEventSourceMapping",
+                    _ => "EventSourceMapping",
+                }
+            } else if path.ends_with("/invocations") {
+                "Invoke"
+            } else if path.trim_end_matches('/') == lambda::PATH_PREFIX {
+                "ListFunctions"
+            } else {
+                "GetFunction"
+            };
+            ("lambda", Some(op.into()))
+        }
+        Route::S3 => {
+            if let Some(id) = query.split('&').find_map(|p| p.strip_prefix("x-id=")) {
+                return ("s3", Some(id.to_string()));
+            }
+            let segments = uri.path().trim_matches('/').split('/').filter(|s| !s.is_empty()).count();
+            // A bucket subresource (`?policy`, `?versioning`, …) is an operation of its own.
+            const LISTING: &[&str] = &[
+                "list-type",
+                "prefix",
+                "delimiter",
+                "max-keys",
+                "continuation-token",
+                "marker",
+                "start-after",
+                "encoding-type",
+                "fetch-owner",
+                "delete",
+            ];
+            let subresource = query
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .any(|p| !LISTING.contains(&p.split('=').next().unwrap_or("")));
+            if segments == 1 && subresource {
+                return ("s3", None);
+            }
+            let op = match (method.as_str(), segments) {
+                (_, 0) => "ListBuckets",
+                ("POST", 1) if has("delete") => "DeleteObjects",
+                ("PUT", 1) => "CreateBucket",
+                ("HEAD", 1) => "HeadBucket",
+                ("DELETE", 1) => "DeleteBucket",
+                ("GET", 1) => "ListObjects",
+                ("POST", _) if has("uploads") => "CreateMultipartUpload",
+                ("POST", _) if has("uploadId") => "CompleteMultipartUpload",
+                ("PUT", _) if has("uploadId") => "UploadPart",
+                ("DELETE", _) if has("uploadId") => "AbortMultipartUpload",
+                ("PUT", _) => "PutObject",
+                ("GET", _) => "GetObject",
+                ("HEAD", _) => "HeadObject",
+                ("DELETE", _) => "DeleteObject",
+                _ => return ("s3", None),
+            };
+            ("s3", Some(op.into()))
+        }
+    }
 }
 
 async fn read_body(emu: &Emu, headers: &http::HeaderMap, body: Body, route: &Route) -> Result<bytes::Bytes, AwsError> {

@@ -10,7 +10,7 @@
 //!              │   query Action,      aws_query,
 //!              │   SigV4 scope,       rest_xml, sigv4)
 //!              │   path)
-//!              └─▶ admin (/_emulator/*)
+//!              └─▶ admin (/_emulator/*) ─▶ console (/_emulator/ui, /_emulator/console/*)
 //! ```
 //!
 //! - [`gateway`]: the single axum entry point; picks the service, authenticates, renders errors.
@@ -18,6 +18,8 @@
 //! - [`services`]: S3, KMS, SNS — operation handlers over the store; no HTTP framing.
 //! - [`store`]: SQLite (WAL) through sqlx; migrations in `emulator/migrations/`.
 //! - [`admin`]: health, reset, mailbox, clock for developers and tests.
+//! - [`console`]: the read-only web console at `/_emulator/ui` and its JSON views; the request
+//!   log the gateway feeds.
 //! - [`invoke`]: how a service calls a Lambda function (Cognito triggers).
 //! - [`template`]: CloudFormation/SAM templates read, their intrinsic functions evaluated, and
 //!   their resources provisioned into a running instance ([`template::provision`]).
@@ -39,6 +41,7 @@
 pub mod admin;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod gateway;
 pub mod invoke;
@@ -173,6 +176,7 @@ impl EmulatorBuilder {
             stream_writes: tokio::sync::Notify::new(),
             sockets: Default::default(),
             role_keys: Default::default(),
+            requests: Default::default(),
             web_app: Default::default(),
         });
         emu.functions.resume(&emu).await?;

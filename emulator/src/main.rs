@@ -165,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
             let state = state_description(&config);
             let emu = Emulator::builder().config(config).start().await?;
             let banner = format!(
-                "emulator listening on {url}\n  state: {state}\n  use:   aws --endpoint-url {url} s3 ls\n  admin: {url}/_emulator/health\n",
+                "emulator listening on {url}\n  state: {state}\n  use:   aws --endpoint-url {url} s3 ls\n  admin: {url}/_emulator/health\n  ui:    {url}/_emulator/ui\n",
                 url = emu.url()
             );
             print(&banner);

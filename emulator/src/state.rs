@@ -32,6 +32,8 @@ pub struct Emu {
     pub sockets: crate::services::apigw::websocket::Connections,
     /// Access keys handed to Lambda functions for their execution roles, by access key.
     pub role_keys: std::sync::Mutex<std::collections::HashMap<String, crate::config::Credential>>,
+    /// The last requests served (SDK calls, API stages, WebSocket messages), for the console.
+    pub requests: crate::console::requests::RequestLog,
     /// The static web client served at `/_app/`, once `emulator up` sets one.
     pub web_app: std::sync::RwLock<Option<Arc<crate::webapp::WebApp>>>,
 }

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod cognito;
 mod common;
+mod console;
 mod core;
 mod durability;
 mod dynamodb;

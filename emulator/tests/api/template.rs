@@ -273,6 +273,7 @@ async fn up_starts_provisions_and_reports() {
         format!("JWKS: {url}/{pool}/.well-known/jwks.json"),
         format!("client UserPoolClient: {client}"),
         format!("mailbox: {url}/_emulator/mailbox"),
+        format!("console: {url}/_emulator/ui"),
         "TableName = shop-messages-prod".to_string(),
         "- Dashboard: type AWS::CloudWatch::Dashboard is not supported".to_string(),
     ] {

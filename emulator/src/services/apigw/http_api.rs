@@ -266,6 +266,13 @@ async fn route(emu: &Arc<Emu>, spec: &ApiSpec, path: &str, req: Incoming) -> Res
             _ => refuse(spec, StatusCode::NOT_FOUND, "Not Found"),
         };
     };
+    let route_key = super::MatchedRoute(matched.route.key.clone());
+    let mut resp = matched_route(emu, spec, matched, req).await;
+    resp.extensions_mut().insert(route_key);
+    resp
+}
+
+async fn matched_route(emu: &Arc<Emu>, spec: &ApiSpec, matched: Matched<'_>, req: Incoming) -> Response {
     let request_id = emu.rng.uuid();
     let authorizer = match authorize(emu, spec, &matched, &req, &request_id).await {
         Ok(a) => a,

@@ -61,6 +61,10 @@ impl Incoming {
     }
 }
 
+/// The route key a stage request matched, attached to its response (for request logs).
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub String);
+
 /// API Gateway's own JSON answers: `{"message": …}`.
 pub fn message(status: StatusCode, text: &str) -> Response {
     let body = serde_json::json!({ "message": text }).to_string();

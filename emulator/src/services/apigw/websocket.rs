@@ -46,6 +46,8 @@ pub struct Connection {
     pub last_active: Arc<Mutex<DateTime<Utc>>>,
     pub source_ip: String,
     pub user_agent: String,
+    /// What the `$connect` authorizer returned (`requestContext.authorizer` of every event).
+    pub authorizer: Option<Value>,
     tx: mpsc::UnboundedSender<Push>,
 }
 
@@ -77,6 +79,10 @@ impl Connections {
     }
     pub fn count(&self) -> usize {
         self.0.lock().expect("connections lock").len()
+    }
+    /// Every live connection with its id, in no particular order.
+    pub fn list(&self) -> Vec<(String, Connection)> {
+        self.0.lock().expect("connections lock").iter().map(|(id, c)| (id.clone(), c.clone())).collect()
     }
 }
 
@@ -197,6 +203,7 @@ pub async fn connect(emu: Arc<Emu>, spec: ApiSpec, req: Incoming, ws: WebSocketU
         last_active: Arc::new(Mutex::new(now)),
         source_ip: req.source_ip.clone(),
         user_agent: req.user_agent(),
+        authorizer: session.authorizer.clone(),
         tx,
     };
     // Registered before the upgrade completes: the $connect function may already have told
@@ -368,7 +375,29 @@ fn select_route<'a>(spec: &'a ApiSpec, body: &[u8], binary: bool) -> Option<&'a 
     by_expression.or_else(|| route(spec, "$default"))
 }
 
+/// Handles one message and records it in the request log as `WS {route key}` with the status
+/// the client effectively got (403 no route, 500 integration failure).
 async fn on_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bool) {
+    let started = std::time::Instant::now();
+    let arrived = emu.clock.now();
+    let (route_key, status) = handle_message(emu, session, body, binary).await;
+    let path = format!("{}/{}/{}", super::PATH_PREFIX, session.spec.id, session.spec.stage);
+    emu.requests.record(
+        arrived,
+        started,
+        crate::console::requests::Served {
+            method: "WS",
+            path_and_query: &path,
+            service: Some("execute-api"),
+            operation: route_key.as_deref(),
+            status,
+            request_id: None,
+            error: None,
+        },
+    );
+}
+
+async fn handle_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bool) -> (Option<String>, u16) {
     let request_id = emu.rng.uuid();
     let reply = |v: Value| {
         if let Some(c) = emu.sockets.get(&session.connection_id) {
@@ -377,7 +406,7 @@ async fn on_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bo
     };
     let Some(r) = select_route(&session.spec, &body, binary) else {
         reply(json!({ "message": "Forbidden", "connectionId": session.connection_id, "requestId": request_id }));
-        return;
+        return (None, 403);
     };
     let mut ctx = session.context(emu, &r.key, "MESSAGE", &request_id);
     ctx["messageId"] =
@@ -391,21 +420,24 @@ async fn on_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bo
     event.insert("requestContext".into(), ctx);
     event.insert("body".into(), text.into());
     event.insert("isBase64Encoded".into(), b64.into());
-    match invoke(emu, r, &Value::Object(event)).await {
+    let status = match invoke(emu, r, &Value::Object(event)).await {
         Some(Outcome::Ok(out)) if r.route_response => {
             if let (Some(bytes), Some(c)) = (response_body(&out), emu.sockets.get(&session.connection_id)) {
                 c.push(Push::Data(bytes.into()));
             }
+            200
         }
-        Some(Outcome::Ok(_)) => {}
+        Some(Outcome::Ok(_)) => 200,
         Some(Outcome::Error { .. }) | None => {
             reply(json!({
                 "message": "Internal server error",
                 "connectionId": session.connection_id,
                 "requestId": request_id,
             }));
+            500
         }
-    }
+    };
+    (Some(r.key.clone()), status)
 }
 
 /// A WebSocket API reached without an upgrade.

@@ -12,7 +12,7 @@
 mod aliases;
 mod blob;
 mod crypto;
-mod keys;
+pub(crate) mod keys;
 pub mod policy;
 
 use std::collections::BTreeMap;

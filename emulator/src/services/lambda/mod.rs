@@ -9,11 +9,13 @@
 //! | `pool.rs`      | per-function instances: processes, scaling, timeouts, crashes         |
 //! | `runtime.rs`   | the Runtime API each instance polls (`/2018-06-01/runtime/…`)          |
 //! | `logs.rs`      | function output: prefixed on the emulator's stderr, kept for `/_emulator/logs` |
+//! | `invocations.rs` | the last invocations of every function: timing, outcome, trigger    |
 //! | `api.rs`       | Invoke, GetFunction, ListFunctions                                     |
 //! | `mappings.rs`  | event source mappings: DynamoDB stream pollers feeding functions       |
 
 mod api;
 pub mod functions;
+pub mod invocations;
 pub mod logs;
 pub mod mappings;
 mod pool;
@@ -27,7 +29,7 @@ use http::Method;
 use serde_json::Value;
 
 pub use functions::FunctionSpec;
-pub use pool::Outcome;
+pub use pool::{Outcome, PoolStats};
 
 use crate::error::{AwsError, Result};
 use crate::invoke::{InvokeError, InvokeFuture, LambdaInvoker};
@@ -46,6 +48,8 @@ pub struct Functions {
     /// The poller task of every enabled event source mapping, by uuid.
     pollers: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     pub logs: Arc<logs::Logs>,
+    /// Recent invocations per function; kept across instance restarts and reconfiguration.
+    pub invocations: Arc<invocations::Invocations>,
 }
 
 impl Functions {
@@ -55,8 +59,13 @@ impl Functions {
             return Ok(p.clone());
         }
         let spec = functions::load(emu, name).await?.ok_or_else(|| functions::not_found(emu, name))?;
-        let fresh = pool::Pool::new(emu, spec, self.logs.clone());
+        let fresh = pool::Pool::new(emu, spec, self.logs.clone(), self.invocations.clone());
         Ok(self.pools.lock().expect("pools lock").entry(name.to_string()).or_insert(fresh).clone())
+    }
+
+    /// How busy a function's instances are; `None` before its first invocation.
+    pub fn stats(&self, name: &str) -> Option<PoolStats> {
+        self.pools.lock().expect("pools lock").get(name).map(|p| p.stats())
     }
 
     /// Stops a function's instances (its configuration changed or it was removed).

@@ -23,6 +23,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Notify, oneshot};
 
 use super::functions::{self, FunctionSpec};
+use super::invocations::{self, Invocation, Invocations};
 use super::logs::{Line, Logs};
 use crate::state::Emu;
 
@@ -92,7 +93,22 @@ pub struct Pool {
     state: Mutex<State>,
     next_instance: AtomicU64,
     logs: Arc<Logs>,
+    invocations: Arc<Invocations>,
     emu: std::sync::Weak<Emu>,
+}
+
+/// How busy a function's instances are right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStats {
+    /// Processes alive (idle or running an invocation).
+    pub instances: usize,
+    /// Invocations running.
+    pub busy: usize,
+    /// Instances waiting for work.
+    pub idle: usize,
+    /// Invocations waiting for an instance.
+    pub queued: usize,
 }
 
 impl std::fmt::Debug for Pool {
@@ -102,7 +118,7 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    pub fn new(emu: &Arc<Emu>, spec: FunctionSpec, logs: Arc<Logs>) -> Arc<Pool> {
+    pub fn new(emu: &Arc<Emu>, spec: FunctionSpec, logs: Arc<Logs>, invocations: Arc<Invocations>) -> Arc<Pool> {
         // A function with an execution role signs as that role; without one, as the first
         // configured credential (the account root by default).
         let cred = match &spec.role {
@@ -134,6 +150,7 @@ impl Pool {
             state: Mutex::default(),
             next_instance: AtomicU64::new(1),
             logs,
+            invocations,
             emu: Arc::downgrade(emu),
         })
     }
@@ -159,12 +176,38 @@ impl Pool {
         &self.launch.arn
     }
 
+    pub fn stats(&self) -> PoolStats {
+        let st = self.lock();
+        PoolStats {
+            instances: st.instances.len(),
+            busy: st.running.len(),
+            idle: st.idle.len(),
+            queued: st.waiting.len(),
+        }
+    }
+
     /// Runs one invocation and waits for its outcome.
     pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Outcome {
         self.invoke_with_id(invocation_id(), payload).await
     }
 
+    /// Runs one invocation under a given request id; every outcome is recorded in the
+    /// function's recent invocations.
     pub async fn invoke_with_id(self: &Arc<Self>, request_id: String, payload: Bytes) -> Outcome {
+        let started = Instant::now();
+        let started_at = self
+            .emu
+            .upgrade()
+            .map(|e| e.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default();
+        let trigger = invocations::trigger_of(&payload);
+        let outcome = self.run(request_id.clone(), payload).await;
+        let ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        self.invocations.record(&self.launch.spec.name, Invocation::new(request_id, started_at, ms, &outcome, trigger));
+        outcome
+    }
+
+    async fn run(self: &Arc<Self>, request_id: String, payload: Bytes) -> Outcome {
         let (reply, outcome) = oneshot::channel();
         let pending = Pending { request_id: request_id.clone(), payload, reply };
         let start_one = {

@@ -19,7 +19,7 @@ mod list;
 mod multipart;
 mod object;
 mod sse;
-mod store;
+pub(crate) mod store;
 
 use axum::body::Body;
 use axum::response::Response;
