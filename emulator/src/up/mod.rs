@@ -251,7 +251,6 @@ pub fn banner(up: &Up) -> String {
         }
     }
     let _ = writeln!(out, "\nmailbox: {endpoint}/_emulator/mailbox");
-    let _ = writeln!(out, "console: {endpoint}/_emulator/ui");
     if !stack.outputs.is_empty() {
         let _ = writeln!(out, "\noutputs (execute-api URLs as they answer here):");
         for o in &stack.outputs {

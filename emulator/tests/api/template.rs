@@ -273,7 +273,8 @@ async fn up_starts_provisions_and_reports() {
         format!("JWKS: {url}/{pool}/.well-known/jwks.json"),
         format!("client UserPoolClient: {client}"),
         format!("mailbox: {url}/_emulator/mailbox"),
-        format!("console: {url}/_emulator/ui"),
+        format!("console:  {url}/_emulator/ui"),
+        format!("SDK/CLI:  export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1"),
         "TableName = shop-messages-prod".to_string(),
         "- Dashboard: type AWS::CloudWatch::Dashboard is not supported".to_string(),
     ] {
