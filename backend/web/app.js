@@ -192,13 +192,13 @@ async function enterChat() {
   state.me = await api.me();
   state.names.set(state.me.userId, state.me.username);
   $("me").textContent = state.me.username;
+  // A reload keeps the open conversation (its id is in the URL's fragment).
+  const id = new URLSearchParams(location.hash.slice(1)).get("c");
   showView("chat");
   closeConversation();
   socket.start();
   await selectTab("chats");
   loadNames().catch(() => {});
-  // A reload keeps the open conversation (its id is in the URL's fragment).
-  const id = new URLSearchParams(location.hash.slice(1)).get("c");
   const known = state.conversations.find((c) => c.conversationId === id);
   if (known) await openConversation(known);
 }
@@ -391,7 +391,7 @@ async function openDirect(user) {
 function setOpen(open) {
   state.open = { messages: [], cursor: null, complete: false, loading: false, ...open };
   clearTyping();
-  $("chat").classList.add("has-open");
+  document.getElementById("chat").classList.add("has-open");
   $("conversation-title").textContent = open.kind === "room" ? `# ${open.title}` : open.title;
   $("room-leave").hidden = open.kind !== "room";
   $("message-input").value = "";
@@ -402,7 +402,7 @@ function setOpen(open) {
 function closeConversation() {
   state.open = null;
   clearTyping();
-  $("chat").classList.remove("has-open");
+  document.getElementById("chat").classList.remove("has-open");
   $("message-list").replaceChildren();
   history.replaceState(null, "", location.pathname);
   renderConversations();
@@ -614,6 +614,8 @@ async function catchUp() {
     await markRead();
   }
 }
+
+window.addEventListener("unhandledrejection", (e) => showError(e.reason));
 
 main().catch((e) => {
   showView("login");
