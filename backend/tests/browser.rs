@@ -141,7 +141,10 @@ impl Page {
 
     /// Runs a script in the page; its `return` value.
     async fn js(&self, script: &str, args: Vec<Value>) -> Value {
-        self.client.execute(script, args).await.unwrap_or_else(|e| panic!("{}: script failed: {e}\n{script}", self.name))
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("{}: script failed: {e}\n{script}", self.name))
     }
 
     /// Polls `script` until it returns something other than null/false/undefined.
@@ -198,7 +201,8 @@ impl Page {
 
     /// Waits until the element's text equals `text`.
     async fn see_text(&self, testid: &str, text: &str) {
-        let script = "const e = document.querySelector(arguments[0]); return e && e.textContent.trim() === arguments[1];";
+        let script =
+            "const e = document.querySelector(arguments[0]); return e && e.textContent.trim() === arguments[1];";
         self.until(&format!("{testid} to read {text:?}"), script, vec![by_testid(testid).into(), text.into()]).await;
     }
 
@@ -393,7 +397,7 @@ async fn two_people_chat_in_their_browsers() {
     // Alice on a desktop-sized window, Bob on a phone-sized one.
     let (alice, bob) =
         tokio::join!(driver.session("alice", (1280, 900), &downloads), driver.session("bob", (375, 812), &downloads));
-    with_artifacts("chat", &[&alice, &bob], scenario(&up, &url, &alice, &bob, &downloads)).await;
+    with_artifacts("chat", &[&alice, &bob], scenario(&up, &alice, &bob, &downloads)).await;
     with_artifacts("console", &[&alice], console(&url, &alice)).await;
     for page in [alice, bob] {
         let _ = page.client.close().await;
@@ -403,8 +407,16 @@ async fn two_people_chat_in_their_browsers() {
     eprintln!("browser scenario: {:?}", started.elapsed());
 }
 
-async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Path) {
+/// Prints how long the scenario has run at each step (the log of a failure shows where).
+fn step(started: Instant, what: &str) {
+    eprintln!("[{:>5.1} s] {what}", started.elapsed().as_secs_f64());
+}
+
+async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
+    let url = up.handle.url();
+    let t = Instant::now();
     tokio::join!(join(alice, url, "alice"), join(bob, url, "bob"));
+    step(t, "both signed up, confirmed and logged in");
 
     // Alice finds Bob in the directory and writes first: Bob's list shows the new conversation
     // with one unread message, live, and his window title counts it.
@@ -419,10 +431,16 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
     bob.click_where(&by_testid("conversation-item"), "alice").await;
     bob.see_message("hello bob").await;
     bob.see("message-input").await;
-    assert!(!bob.js("return document.querySelector('[data-testid=conversation-list]').offsetParent !== null;", vec![]).await.as_bool().unwrap());
+    assert!(
+        !bob.js("return document.querySelector('[data-testid=conversation-list]').offsetParent !== null;", vec![])
+            .await
+            .as_bool()
+            .unwrap()
+    );
     bob.see_unread("alice", 0).await;
     bob.see_title("Chat").await;
 
+    step(t, "first message delivered and read");
     // Alice opens the conversation from her list; typing shows on the other side.
     alice.click("tab-chats").await;
     alice.click_where(&by_testid("conversation-item"), "bob").await;
@@ -436,6 +454,19 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
     send(alice, "are you there?").await;
     bob.see_message("are you there?").await;
 
+    step(t, "typing and both directions");
+
+    // The server drops Bob's socket (as an idle timeout or a network change would): the page
+    // shows it and connects again by itself.
+    let since = bob.js("return document.querySelector('[data-testid=connection-state]').dataset.since;", vec![]).await;
+    drop_connections(up, claims(&bob.tokens().await)["sub"].as_str().unwrap()).await;
+    bob.until(
+        "the socket to connect again",
+        "const e = document.querySelector('[data-testid=connection-state]'); return e.dataset.state === 'connected' && e.dataset.since !== arguments[0];",
+        vec![since],
+    )
+    .await;
+    step(t, "reconnected");
     // Bob goes back to his list and on to another view: a new message counts as unread there,
     // opening the conversation clears it.
     bob.click("back").await;
@@ -452,12 +483,14 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
     bob.see_title("Chat").await;
     alice.see_unread("bob", 0).await;
 
-    // Thirty more through the HTTP API with Alice's token (quicker than typing), then Alice
+    step(t, "unread on another view");
+    // Twenty more through the HTTP API with Alice's token (quicker than typing), then Alice
     // reloads: still logged in, the conversation reopens with the newest page, and scrolling up
     // loads the older ones, all in order.
     let tokens = alice.tokens().await;
     let id_token = tokens["idToken"].as_str().expect("Alice's ID token in sessionStorage").to_string();
-    let http_api = alice.js("return fetch('config.json').then(r => r.json()).then(c => c.outputs.HttpApiUrl);", vec![]).await;
+    let http_api =
+        alice.js("return fetch('config.json').then(r => r.json()).then(c => c.outputs.HttpApiUrl);", vec![]).await;
     let conversation = alice
         .js("return new URLSearchParams(location.hash.slice(1)).get('c');", vec![])
         .await
@@ -466,7 +499,7 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
         .to_string();
     let http = reqwest::Client::new();
     let mut expected: Vec<String> = ["hello bob", "hi alice", "are you there?", "ping"].map(String::from).to_vec();
-    for i in 1..=30 {
+    for i in 1..=20 {
         let text = format!("bulk {i:02}");
         let r = http
             .post(format!("{}/conversations/{conversation}/messages", http_api.as_str().unwrap()))
@@ -478,11 +511,13 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
         assert_eq!(r.status(), 201);
         expected.push(text);
     }
-    bob.see_message("bulk 30").await;
-    alice.see_message("bulk 30").await;
+    step(t, "twenty sent");
+    bob.see_message("bulk 20").await;
+    alice.see_message("bulk 20").await;
+    step(t, "twenty delivered");
     alice.client.refresh().await.unwrap();
     alice.see_text("me", "alice").await;
-    alice.see_message("bulk 30").await;
+    alice.see_message("bulk 20").await;
     let first_page = alice.messages().await;
     assert!(
         first_page.len() < expected.len() && first_page.len() >= 20,
@@ -504,6 +539,7 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
         .await;
     assert_eq!(alice.messages().await, expected, "the whole history, in order");
 
+    step(t, "reload and history");
     // A file: Alice attaches it, Bob sees it live and downloads it decrypted.
     let file = downloads.join("upload").join("notes.txt");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -521,10 +557,36 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    step(t, "attachment");
+
+    // Rooms: Alice creates one, Bob finds it, joins and writes; Alice reads it live, with
+    // Bob's name. Bob leaves and the room is offered to join again.
+    alice.click("tab-rooms").await;
+    alice.fill("room-name", "general").await;
+    alice.click("room-create").await;
+    alice.see_text("conversation-title", "# general").await;
+    bob.click("back").await;
+    bob.click("tab-rooms").await;
+    bob.click_where(&by_testid("room-join"), "Join").await;
+    bob.see_text("conversation-title", "# general").await;
+    send(bob, "hello room").await;
+    alice.see_message("hello room").await;
+    let sender = alice
+        .js("return [...document.querySelectorAll('[data-testid=message]')].find(e => e.textContent.includes('hello room')).querySelector('.sender').textContent;", vec![])
+        .await;
+    assert_eq!(sender, "bob");
+    bob.click("room-leave").await;
+    bob.click("tab-rooms").await;
+    bob.until(
+        "the room to be offered again",
+        "return !!document.querySelector('[data-testid=room-item] [data-testid=room-join]');",
+        vec![],
+    )
+    .await;
+    step(t, "rooms");
     // Logging out ends the session: the login form, no tokens kept, the socket closed, and the
     // refresh token no longer works.
     let refresh = bob.tokens().await["refreshToken"].as_str().unwrap().to_string();
-    bob.click("back").await;
     bob.click("logout").await;
     bob.see("login-username").await;
     assert_eq!(bob.tokens().await, Value::Null);
@@ -534,7 +596,7 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
         vec![],
     )
     .await;
-    let client_id = tokens_client_id(&tokens);
+    let client_id = claims(&tokens)["client_id"].as_str().unwrap().to_string();
     let r = http
         .post(url)
         .header("content-type", "application/x-amz-json-1.1")
@@ -548,16 +610,37 @@ async fn scenario(_up: &Up, url: &str, alice: &Page, bob: &Page, downloads: &Pat
         .unwrap();
     assert_eq!(r.status(), 400, "a signed-out refresh token is refused");
     assert_eq!(alice.title().await, "Chat");
+    step(t, "logged out");
 }
 
-/// The client id the tokens were issued to (the access token's `client_id` claim).
-fn tokens_client_id(tokens: &Value) -> String {
+/// The claims of the access token in a page's tokens.
+fn claims(tokens: &Value) -> Value {
     use base64::Engine as _;
-    let access = tokens["accessToken"].as_str().unwrap();
-    let payload = access.split('.').nth(1).unwrap();
-    let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    claims["client_id"].as_str().unwrap().to_string()
+    let payload = tokens["accessToken"].as_str().unwrap().split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// Closes every WebSocket connection of a user through API Gateway's `@connections` API.
+async fn drop_connections(up: &Up, sub: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let config = testkit::sdk_config(up.handle.url());
+    let rows = aws_sdk_dynamodb::Client::new(&config)
+        .query()
+        .table_name(up.stack.physical_id("ChatTable").unwrap())
+        .key_condition_expression("pk = :p AND begins_with(sk, :c)")
+        .expression_attribute_values(":p", AttributeValue::S(format!("USER#{sub}")))
+        .expression_attribute_values(":c", AttributeValue::S("CONN#".into()))
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<String> = rows.items().iter().filter_map(|r| r.get("connectionId")?.as_s().ok().cloned()).collect();
+    assert!(!ids.is_empty(), "the user has a live connection");
+    let management = aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(&config).endpoint_url(up.handle.url()).build(),
+    );
+    for id in ids {
+        management.delete_connection().connection_id(id).send().await.unwrap();
+    }
 }
 
 /// The emulator's console lists both people and the mail they were sent.
@@ -604,7 +687,15 @@ async fn the_pages_srp_signs_as_the_rust_client_does() {
                 .then(done, e => done('error: ' + e));"#;
         let cases = [
             // secret, salt (leading zero nibble), B, pool, user, password, timestamp
-            ([7u8; 32], "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "8b1d3a", "AbCdEf", "alice", PASSWORD, "Tue Dec 2 09:05:07 UTC 2026"),
+            (
+                [7u8; 32],
+                "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                "8b1d3a",
+                "AbCdEf",
+                "alice",
+                PASSWORD,
+                "Tue Dec 2 09:05:07 UTC 2026",
+            ),
             (
                 [0xa5; 32],
                 "ab12",

@@ -85,7 +85,6 @@ const state = {
   /** userId → username, from the directory. */
   names: new Map(),
   conversations: [],
-  unread: { total: 0, conversations: {} },
   /** The open conversation: { id (null for a draft to a user), kind, title, to, messages
    * (oldest first), cursor, complete, loading }. */
   open: null,
@@ -269,34 +268,74 @@ function selectTab(tab) {
 function renderConnection(s, detail) {
   const el = $("connection-state");
   el.dataset.state = s;
+  if (s === "connected") {
+    el.dataset.since = Date.now();
+    el.title = `Connected since ${new Date().toLocaleTimeString()}`;
+  }
   el.textContent = { connected: "Connected", connecting: "Connecting…", offline: "Offline" }[s] + (detail ? ` (${detail})` : "");
 }
 
 // ---- conversations ----------------------------------------------------------------------------
 
-let refreshes = 0;
+/** Runs `fn` now, or once more after the run in progress if one is: a burst of calls costs at
+ * most two runs, and every caller's promise settles after a run that started after its call. */
+function coalesced(fn) {
+  let running = null;
+  let again = false;
+  const loop = async () => {
+    do {
+      again = false;
+      await fn();
+    } while (again);
+  };
+  return () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = loop().finally(() => (running = null));
+    return running;
+  };
+}
 
-async function refreshConversations() {
-  const mine = ++refreshes;
-  const [page, unread] = await Promise.all([api.conversations(undefined, 100), api.unread()]);
-  // Answers can arrive out of order: only the latest request's answer is shown.
-  if (mine !== refreshes) return;
-  state.conversations = page.conversations;
-  state.unread = unread;
+/** The most recently active conversations, with their unread counts, from the server. */
+const refreshConversations = coalesced(async () => {
+  state.conversations = (await api.conversations(undefined, 100)).conversations;
+  renderConversations();
+});
+
+let refreshTimer = null;
+
+/** The server's list again once a burst of notices is over. */
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refreshConversations().catch(showError), 500);
+}
+
+/** A new message moves its conversation to the top and, unless it is the caller's, counts as
+ * unread until read; a conversation not in the list yet means fetching the list. */
+function touch(n) {
+  const c = state.conversations.find((c) => c.conversationId === n.conversationId);
+  if (!c) return refreshConversations();
+  c.lastActivity = n.sentAt;
+  c.lastMessageId = n.messageId;
+  c.lastSender = n.sender;
+  if (n.sender !== state.me.userId) c.unread = (c.unread || 0) + 1;
+  state.conversations.sort((a, b) => b.lastActivity - a.lastActivity);
   renderConversations();
 }
 
 /** The unread count shown: none for the conversation being read. */
-function unreadOf(id) {
-  if (state.open?.id === id && !document.hidden) return 0;
-  return state.unread.conversations[id] || 0;
+function unreadOf(c) {
+  if (state.open?.id === c.conversationId && !document.hidden) return 0;
+  return c.unread || 0;
 }
 
 function renderConversations() {
   const list = $("conversation-list");
   list.replaceChildren(
     ...state.conversations.map((c) => {
-      const n = unreadOf(c.conversationId);
+      const n = unreadOf(c);
       return h(
         "li",
         {
@@ -313,11 +352,7 @@ function renderConversations() {
     }),
   );
   $("conversations-empty").hidden = state.conversations.length > 0;
-  const total = state.conversations.reduce((sum, c) => sum + unreadOf(c.conversationId), 0);
-  const others = Object.entries(state.unread.conversations)
-    .filter(([id]) => !state.conversations.some((c) => c.conversationId === id))
-    .reduce((sum, [, n]) => sum + n, 0);
-  const all = total + others;
+  const all = state.conversations.reduce((sum, c) => sum + unreadOf(c), 0);
   $("unread-total").textContent = all;
   $("unread-total").hidden = all === 0;
   document.title = all > 0 ? `(${all}) Chat` : "Chat";
@@ -491,43 +526,47 @@ function renderMessages(scroll) {
 }
 
 /** Marks the open conversation read up to its newest message, if someone is looking. */
-async function markRead() {
+const markRead = coalesced(async () => {
   const open = state.open;
   if (!open?.id || document.hidden || open.messages.length === 0) return;
+  const c = state.conversations.find((c) => c.conversationId === open.id);
   const newest = open.messages[open.messages.length - 1].messageId;
-  if (open.readUpTo === newest) return;
+  // Only others' messages count as unread: nothing to mark when none arrived since the last mark.
+  const unseen = open.messages.some((m) => m.sender !== state.me.userId && m.messageId > (open.readUpTo || ""));
+  if (!unseen && !(c?.unread > 0)) return;
   open.readUpTo = newest;
   const r = await api.markRead(open.id, newest);
-  state.unread.conversations[open.id] = r.unread;
+  const now = state.conversations.find((c) => c.conversationId === open.id);
+  if (now) now.unread = r.unread;
   renderConversations();
-}
+});
 
 async function send(text) {
   const open = state.open;
   const sent = open.id ? await api.send(open.id, text) : await api.sendToUser(open.to, text);
-  const message = { ...sent, sender: state.me.userId, kind: "text", text };
   if (!open.id) {
     open.id = sent.conversationId;
     open.complete = true;
     history.replaceState(null, "", `#c=${encodeURIComponent(open.id)}`);
   }
-  if (state.open === open) {
-    merge([message]);
-    renderMessages("bottom");
-  }
-  await refreshConversations();
+  shown(open, { ...sent, sender: state.me.userId, kind: "text", text });
 }
 
 async function sendFile(file) {
   const open = state.open;
   if (!open?.id) throw new Error("send a first message before a file");
   const sent = await api.sendAttachment(open.id, file);
-  const full = await api.message(open.id, sent.messageId);
+  const attachment = { fileName: file.name, contentType: file.type, size: file.size };
+  shown(open, { ...sent, sender: state.me.userId, kind: "attachment", attachment });
+}
+
+/** One's own message, just sent: in the conversation at once, and its conversation on top. */
+function shown(open, message) {
   if (state.open === open) {
-    merge([full]);
+    merge([message]);
     renderMessages("bottom");
   }
-  await refreshConversations();
+  touch(message);
 }
 
 async function download(m) {
@@ -581,6 +620,7 @@ async function onNotice(n) {
   if (n.type === "typing") {
     if (n.conversationId === state.open?.id && n.userId !== state.me.userId) showTyping(n.userId, n.username);
   } else if (n.type === "message") {
+    await touch(n);
     const open = state.open;
     if (n.conversationId === open?.id) {
       clearTyping(n.sender);
@@ -592,12 +632,8 @@ async function onNotice(n) {
         }
       }
       await markRead();
-    } else if (n.sender !== state.me.userId) {
-      // Shown at once; the refresh below brings the server's count.
-      state.unread.conversations[n.conversationId] = (state.unread.conversations[n.conversationId] || 0) + 1;
-      renderConversations();
     }
-    await refreshConversations();
+    refreshSoon();
   } else if (n.type === "error") {
     showError(n.message);
   }
