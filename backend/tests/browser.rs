@@ -96,23 +96,26 @@ impl Driver {
         }
     }
 
-    /// A new browser (each session is a Chromium process of its own, with its own profile).
-    async fn session(&self, name: &'static str, size: (u32, u32), downloads: &Path) -> Page {
+    /// A new browser (each session is a Chromium process of its own, with its own profile), on
+    /// a desktop's window or a phone's screen.
+    async fn session(&self, name: &'static str, screen: Screen, downloads: &Path) -> Page {
+        let mut options = json!({
+            "binary": self.chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+            "prefs": { "download.default_directory": downloads, "download.prompt_for_download": false },
+        });
+        let args = options["args"].as_array_mut().unwrap();
+        match screen {
+            Screen::Desktop(width, height) => args.push(format!("--window-size={width},{height}").into()),
+            Screen::Phone(width, height) => {
+                // Windows have a minimum width; the phone's viewport comes from device emulation.
+                args.push("--window-size=600,900".into());
+                options["mobileEmulation"] =
+                    json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2, "touch": true } });
+            }
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": self.chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    format!("--window-size={},{}", size.0, size.1),
-                ],
-                "prefs": {
-                    "download.default_directory": downloads,
-                    "download.prompt_for_download": false,
-                },
-            }),
-        );
+        caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = fantoccini::ClientBuilder::new(connector)
             .capabilities(caps)
@@ -121,6 +124,12 @@ impl Driver {
             .unwrap_or_else(|e| panic!("a Chromium session for {name}: {e}"));
         Page { name, client }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Screen {
+    Desktop(u32, u32),
+    Phone(u32, u32),
 }
 
 /// One browser, with waits that poll the page (up to [`WAIT`]) instead of sleeping.
@@ -395,8 +404,10 @@ async fn two_people_chat_in_their_browsers() {
     let downloads = std::env::temp_dir().join(format!("chat-browser-{}", std::process::id()));
     std::fs::create_dir_all(&downloads).unwrap();
     // Alice on a desktop-sized window, Bob on a phone-sized one.
-    let (alice, bob) =
-        tokio::join!(driver.session("alice", (1280, 900), &downloads), driver.session("bob", (375, 812), &downloads));
+    let (alice, bob) = tokio::join!(
+        driver.session("alice", Screen::Desktop(1280, 900), &downloads),
+        driver.session("bob", Screen::Phone(375, 812), &downloads)
+    );
     with_artifacts("chat", &[&alice, &bob], scenario(&up, &alice, &bob, &downloads)).await;
     with_artifacts("console", &[&alice], console(&url, &alice)).await;
     for page in [alice, bob] {
@@ -417,6 +428,7 @@ async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
     let t = Instant::now();
     tokio::join!(join(alice, url, "alice"), join(bob, url, "bob"));
     step(t, "both signed up, confirmed and logged in");
+    assert_eq!(bob.js("return window.innerWidth;", vec![]).await, 375, "Bob's viewport is a phone's");
 
     // Alice finds Bob in the directory and writes first: Bob's list shows the new conversation
     // with one unread message, live, and his window title counts it.
@@ -677,7 +689,7 @@ async fn the_pages_srp_signs_as_the_rust_client_does() {
             "HttpApiUrl": "http://127.0.0.1:9", "WebSocketUrl": "ws://127.0.0.1:9",
             "UserPoolId": "us-east-1_Test", "UserPoolClientId": "test" } }),
     );
-    let page = driver.session("srp", (800, 600), &std::env::temp_dir()).await;
+    let page = driver.session("srp", Screen::Desktop(800, 600), &std::env::temp_dir()).await;
     let check = async {
         page.goto(&format!("{}/_app/", emulator.url())).await;
         let sign = r#"

@@ -464,6 +464,7 @@ async function loadOlder() {
   const open = state.open;
   if (!open?.id || open.loading || open.complete) return;
   open.loading = true;
+  if (open.messages.length === 0) renderMessages("bottom");
   try {
     const page = await api.history(open.id, open.cursor || undefined, PAGE);
     if (state.open !== open) return;
@@ -493,6 +494,7 @@ function renderMessages(scroll) {
   const fromBottom = list.scrollHeight - list.scrollTop;
   const atBottom = fromBottom - list.clientHeight < 40;
   const open = state.open;
+  list.dataset.kind = open?.kind || "";
   list.replaceChildren(
     ...(open?.messages || []).map((m) => {
       const mine = m.sender === state.me.userId;
@@ -501,7 +503,7 @@ function renderMessages(scroll) {
         body = h(
           "button",
           { class: "file", testid: "attachment", onclick: () => download(m).catch(showError) },
-          `📎 ${m.attachment.fileName} (${Math.ceil((m.attachment.size || 0) / 1024)} KB)`,
+          `${m.attachment.fileName} (${Math.ceil((m.attachment.size || 0) / 1024)} KB)`,
         );
       } else if (m.text !== undefined) {
         body = h("span", { class: "text", testid: "message-text" }, m.text);
@@ -517,6 +519,7 @@ function renderMessages(scroll) {
       );
     }),
   );
+  if (open?.loading && open.messages.length === 0) list.append(h("li", { class: "empty" }, "Loading…"));
   if (open && open.messages.length === 0 && open.complete) {
     list.append(h("li", { class: "empty" }, open.id ? "No messages yet." : `Say hello to ${open.title}.`));
   }
