@@ -527,8 +527,21 @@ async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
     bob.see_message("bulk 20").await;
     alice.see_message("bulk 20").await;
     step(t, "twenty delivered");
+    // Her access token is also about to expire, so the page refreshes it first
+    // (REFRESH_TOKEN_AUTH), keeping the refresh token.
+    alice
+        .js(
+            "const t = JSON.parse(sessionStorage.getItem('chat.tokens')); t.expiresAt = Date.now() + 30000; \
+             sessionStorage.setItem('chat.tokens', JSON.stringify(t));",
+            vec![],
+        )
+        .await;
     alice.client.refresh().await.unwrap();
     alice.see_text("me", "alice").await;
+    let refreshed = alice.tokens().await;
+    assert_ne!(refreshed["accessToken"], tokens["accessToken"], "a new access token");
+    assert_eq!(refreshed["refreshToken"], tokens["refreshToken"]);
+    assert!(refreshed["expiresAt"].as_f64().unwrap() > tokens["expiresAt"].as_f64().unwrap());
     alice.see_message("bulk 20").await;
     let first_page = alice.messages().await;
     assert!(

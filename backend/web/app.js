@@ -32,12 +32,17 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function showError(e) {
+/** A short message at the bottom of the screen for a few seconds. */
+function say(text) {
   const el = document.getElementById("error");
-  el.textContent = e?.message || String(e);
+  el.textContent = text;
   el.hidden = false;
-  clearTimeout(showError.timer);
-  showError.timer = setTimeout(() => (el.hidden = true), 6000);
+  clearTimeout(say.timer);
+  say.timer = setTimeout(() => (el.hidden = true), 6000);
+}
+
+function showError(e) {
+  say(e?.message || String(e));
 }
 
 function showView(id) {
@@ -139,7 +144,7 @@ function wireAuthForms() {
   });
   onClick("confirm-resend", async () => {
     await cognito.resendCode(pendingUser);
-    showError("A new code is on its way.");
+    say("A new code is on its way.");
   });
   onSubmit($("login-form"), async ({ username, password }) => {
     try {
@@ -177,10 +182,12 @@ function toLogin(username, notice) {
 
 function signedOut() {
   socket.stop();
-  state.open = null;
+  clearTimeout(refreshTimer);
   state.conversations = [];
   state.names.clear();
-  history.replaceState(null, "", location.pathname);
+  // Nothing of the session stays in the page.
+  closeConversation();
+  for (const list of ["user-list", "room-list"]) $(list).replaceChildren();
   document.title = "Chat";
   showView("login");
 }
@@ -445,9 +452,14 @@ function closeConversation() {
 
 async function openConversation(c) {
   setOpen({ id: c.conversationId, kind: c.kind, title: c.title });
+  const open = state.open;
   await loadOlder();
+  // Nothing to mark when nothing was unread; later arrivals are marked as they come.
+  const listed = state.conversations.find((x) => x.conversationId === c.conversationId);
+  if (!(listed?.unread > 0) && open.messages.length) open.readUpTo = open.messages.at(-1).messageId;
   await markRead();
-  $("message-input").focus();
+  // On a phone, focusing would pop the keyboard over the history.
+  if (matchMedia("(min-width: 701px)").matches) $("message-input").focus();
 }
 
 /** Adds messages (any order, duplicates ignored), keeping them oldest first by id (ids sort by time). */

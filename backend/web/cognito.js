@@ -124,10 +124,6 @@ export class Cognito {
     return Boolean(this.tokens?.refreshToken);
   }
 
-  get username() {
-    return this.tokens ? claims(this.tokens.accessToken).username : null;
-  }
-
   /** Refreshes a little before expiry, whether or not anything is being called. */
   schedule() {
     clearTimeout(this.timer);
