@@ -165,8 +165,9 @@ function wireAuthForms() {
 function showConfirm(email) {
   $("confirm-email").textContent = email;
   // Locally no mail leaves the machine: point at the emulator console's mailbox.
-  if (config.cognitoEndpoint) {
-    $("mailbox-link").href = new URL("/_emulator/ui#/mailbox", config.cognitoEndpoint).href;
+  const consoleUrl = config.consoleUrl || (config.cognitoEndpoint && new URL("/_emulator/ui", config.cognitoEndpoint).href);
+  if (consoleUrl) {
+    $("mailbox-link").href = `${consoleUrl}#/mailbox`;
     $("mailbox-hint").hidden = false;
   }
   $("confirm-form").reset();
