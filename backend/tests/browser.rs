@@ -293,6 +293,8 @@ async fn with_artifacts(test: &str, pages: &[&Page], scenario: impl Future<Outpu
         let dir = artifacts_dir();
         for page in pages {
             page.save_artifacts(&dir, test).await;
+            // Ends the browser too (chromedriver going away would leave it running).
+            let _ = page.client.clone().close().await;
         }
         eprintln!("screenshots and HTML of the failure are in {}", dir.display());
         std::panic::resume_unwind(panic);
@@ -429,6 +431,8 @@ async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
     tokio::join!(join(alice, url, "alice"), join(bob, url, "bob"));
     step(t, "both signed up, confirmed and logged in");
     assert_eq!(bob.js("return window.innerWidth;", vec![]).await, 375, "Bob's viewport is a phone's");
+    // Everything Bob sees from here on arrives without the page being loaded again.
+    bob.js("window.sameDocument = true;", vec![]).await;
 
     // Alice finds Bob in the directory and writes first: Bob's list shows the new conversation
     // with one unread message, live, and his window title counts it.
@@ -443,16 +447,12 @@ async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
     bob.click_where(&by_testid("conversation-item"), "alice").await;
     bob.see_message("hello bob").await;
     bob.see("message-input").await;
-    assert!(
-        !bob.js("return document.querySelector('[data-testid=conversation-list]').offsetParent !== null;", vec![])
-            .await
-            .as_bool()
-            .unwrap()
-    );
+    let list_shown = "return document.querySelector('[data-testid=conversation-list]').offsetParent !== null;";
+    assert_eq!(bob.js(list_shown, vec![]).await, false, "on a phone the open conversation hides the list");
     bob.see_unread("alice", 0).await;
     bob.see_title("Chat").await;
-
     step(t, "first message delivered and read");
+
     // Alice opens the conversation from her list; typing shows on the other side.
     alice.click("tab-chats").await;
     alice.click_where(&by_testid("conversation-item"), "bob").await;
@@ -465,6 +465,7 @@ async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
     alice.see_text("typing-indicator", "").await;
     send(alice, "are you there?").await;
     bob.see_message("are you there?").await;
+    assert_eq!(bob.js("return window.sameDocument === true;", vec![]).await, true, "Bob's page was not reloaded");
 
     step(t, "typing and both directions");
 

@@ -2,6 +2,8 @@
 //! function binaries (run under the Lambda Runtime API), driven through the official SDK
 //! clients, plain HTTP and a real WebSocket, as a user's client would.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
@@ -9,8 +11,6 @@ use emulator::up::{Up, UpOptions};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-mod common;
 
 use common::binaries;
 
