@@ -601,6 +601,8 @@ async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
         .js("return [...document.querySelectorAll('[data-testid=message]')].find(e => e.textContent.includes('hello room')).querySelector('.sender').textContent;", vec![])
         .await;
     assert_eq!(sender, "bob");
+    let first = "return document.querySelector('[data-testid=conversation-item] .title').textContent;";
+    assert_eq!(alice.js(first, vec![]).await, "# general", "the most recently active conversation first");
     bob.click("room-leave").await;
     bob.click("tab-rooms").await;
     bob.until(
@@ -637,6 +639,19 @@ async fn scenario(up: &Up, alice: &Page, bob: &Page, downloads: &Path) {
     assert_eq!(r.status(), 400, "a signed-out refresh token is refused");
     assert_eq!(alice.title().await, "Chat");
     step(t, "logged out");
+
+    // Logging in again: a wrong password gets Cognito's answer; the right one brings the
+    // conversations and their history back.
+    bob.fill("login-username", "bob").await;
+    bob.fill("login-password", "Wrong-Horse-9").await;
+    bob.click("login-submit").await;
+    bob.see_text("error", "Incorrect username or password.").await;
+    bob.fill("login-password", PASSWORD).await;
+    bob.click("login-submit").await;
+    bob.see_text("me", "bob").await;
+    bob.click_where(&by_testid("conversation-item"), "alice").await;
+    bob.see_message("notes.txt").await;
+    step(t, "logged in again");
 }
 
 /// The claims of the access token in a page's tokens.
