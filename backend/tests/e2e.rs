@@ -2,35 +2,21 @@
 //! function binaries (run under the Lambda Runtime API), driven through the official SDK
 //! clients, plain HTTP and a real WebSocket, as a user's client would.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
-use emulator::template::provision::FunctionBinaries;
 use emulator::up::{Up, UpOptions};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use common::binaries;
+
 const PASSWORD: &str = "Correct-Horse-9";
 
 use testkit::sdk_config as sdk;
-
-/// The backend's binaries, which cargo builds for this test.
-fn binaries() -> FunctionBinaries {
-    let map: BTreeMap<String, std::path::PathBuf> = [
-        ("api", env!("CARGO_BIN_EXE_api")),
-        ("ws_connect", env!("CARGO_BIN_EXE_ws_connect")),
-        ("ws_disconnect", env!("CARGO_BIN_EXE_ws_disconnect")),
-        ("ws_message", env!("CARGO_BIN_EXE_ws_message")),
-        ("stream_processor", env!("CARGO_BIN_EXE_stream_processor")),
-        ("onboard", env!("CARGO_BIN_EXE_onboard")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.into()))
-    .collect();
-    FunctionBinaries::Map(map)
-}
 
 struct Chat {
     up: Up,
