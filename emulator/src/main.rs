@@ -186,8 +186,15 @@ async fn main() -> anyhow::Result<()> {
             };
             progress::clear();
             let banner = emulator::up::banner(&up);
+            // The first thing to open, again at the end: function output may have pushed the
+            // banner's top off the screen.
+            let open = if up.handle.state().web_app.read().expect("web app lock").is_some() {
+                format!("open {}", emulator::webapp::url(up.handle.url()))
+            } else {
+                format!("console at {}/_emulator/ui", up.handle.url())
+            };
             print(&format!(
-                "{banner}\nstate: {state}\nready in {:.1} s; Ctrl-C stops everything\n",
+                "{banner}\nstate: {state}\nready in {:.1} s: {open}; Ctrl-C stops everything\n",
                 started.elapsed().as_secs_f64()
             ));
             up.handle.wait_for_signal().await;
