@@ -44,7 +44,7 @@ macro_rules! scenario {
         $(#[$meta])*
         #[test]
         fn $name() {
-            async fn body($run: &mut $crate::Run) -> $crate::Result<()> {
+            async fn __scenario_body($run: &mut $crate::Run) -> $crate::Result<()> {
                 $body
                 #[allow(unreachable_code)]
                 Ok(())
@@ -53,7 +53,7 @@ macro_rules! scenario {
                 module_path!(),
                 stringify!($name),
                 &[$($crate::Service::$svc),*],
-                |run| Box::pin(body(run)),
+                |run| Box::pin(__scenario_body(run)),
             );
         }
     };

@@ -217,8 +217,8 @@ fn is_token_key(k: &str) -> bool {
 }
 
 fn is_id_key(k: &str) -> bool {
-    (k.ends_with("Id") || k.ends_with("Ids") || k.ends_with("ID"))
-        || matches!(k, "sub" | "jti" | "kid" | "origin_jti" | "event_id" | "client_id" | "aud" | "username")
+    (k.ends_with("Id") || k.ends_with("Ids") || k.ends_with("ID")) && k != "principalId"
+        || matches!(k, "sub" | "jti" | "kid" | "origin_jti" | "event_id" | "client_id" | "aud")
 }
 
 fn is_uuid(s: &str) -> bool {

@@ -4,3 +4,9 @@
 mod support;
 
 mod s3;
+mod kms;
+mod sns;
+mod cognito;
+mod dynamodb;
+mod websocket;
+mod chat;
