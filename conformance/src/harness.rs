@@ -81,7 +81,11 @@ pub fn context() -> &'static Context {
                     .region(Region::new(region.clone()))
                     .endpoint_url(url)
                     .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                        "test", "test", None, None, "conformance",
+                        "test",
+                        "test",
+                        None,
+                        None,
+                        "conformance",
                     )))
                     .http_client(aws_smithy_http_client::Builder::new().build_http())
                     .build();
@@ -124,13 +128,10 @@ pub fn read_snapshot(name: &str) -> Option<Value> {
 pub fn diff(expected: &Value, actual: &Value, max: usize) -> String {
     let a = serde_json::to_string_pretty(expected).unwrap_or_default();
     let b = serde_json::to_string_pretty(actual).unwrap_or_default();
-    let text = similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(2).header("snapshot", "target").to_string();
+    let text =
+        similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(2).header("snapshot", "target").to_string();
     let lines: Vec<&str> = text.lines().collect();
-    if lines.len() > max {
-        format!("{}\n… {} more lines", lines[..max].join("\n"), lines.len() - max)
-    } else {
-        text
-    }
+    if lines.len() > max { format!("{}\n… {} more lines", lines[..max].join("\n"), lines.len() - max) } else { text }
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -141,7 +142,12 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The body of every `scenario!` test.
-pub fn execute(module: &str, name: &str, services: &[Service], body: impl for<'a> FnOnce(&'a mut Run) -> ScenarioFuture<'a>) {
+pub fn execute(
+    module: &str,
+    name: &str,
+    services: &[Service],
+    body: impl for<'a> FnOnce(&'a mut Run) -> ScenarioFuture<'a>,
+) {
     let ctx = context();
     let group = module.rsplit("::").next().unwrap_or(module);
     let scenario = format!("{group}::{name}");

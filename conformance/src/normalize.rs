@@ -301,7 +301,10 @@ mod tests {
 
     #[test]
     fn literals_accounts_regions_and_seen_ids_inside_text() {
-        let mut n = Normalizer::new().literal("cf-1a2b3c4d-", "<p>").literal("http://127.0.0.1:4566", "<endpoint>").region("us-east-1");
+        let mut n = Normalizer::new()
+            .literal("cf-1a2b3c4d-", "<p>")
+            .literal("http://127.0.0.1:4566", "<endpoint>")
+            .region("us-east-1");
         let out = n.normalize(&json!({
             "UserPoolId": "us-east-1_AbCdEf123",
             "issuer": "http://127.0.0.1:4566/us-east-1_AbCdEf123",

@@ -87,9 +87,7 @@ pub fn load(dir: &Path) -> Vec<Record> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("results-") && n.ends_with(".jsonl"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("results-") && n.ends_with(".jsonl"))
         })
         .collect();
     files.sort();
@@ -128,7 +126,8 @@ fn escape(s: &str) -> String {
 /// The report: counts per target, the scenario × target matrix, then each failure's diff.
 /// Also returns whether any scenario failed.
 pub fn render(records: &[Record], wall_times: &BTreeMap<String, String>) -> (String, bool) {
-    let mut targets: Vec<String> = records.iter().map(|r| r.target.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut targets: Vec<String> =
+        records.iter().map(|r| r.target.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     targets.sort_by_key(|t| TARGET_ORDER.iter().position(|o| o == t).unwrap_or(usize::MAX));
     let scenarios: BTreeSet<String> = records.iter().map(|r| r.scenario.clone()).collect();
     let get = |s: &str, t: &str| records.iter().find(|r| r.scenario == s && r.target == t);
@@ -173,7 +172,8 @@ pub fn render(records: &[Record], wall_times: &BTreeMap<String, String>) -> (Str
             }
         }
     }
-    let bugs: Vec<&Record> = records.iter().filter(|r| r.outcome == Outcome::KnownPeerBug && r.diff.is_some()).collect();
+    let bugs: Vec<&Record> =
+        records.iter().filter(|r| r.outcome == Outcome::KnownPeerBug && r.diff.is_some()).collect();
     if !bugs.is_empty() {
         out.push_str("\n## Known peer bugs (the differences)\n");
         for r in bugs {
@@ -194,7 +194,14 @@ mod tests {
     use super::*;
 
     fn rec(s: &str, t: &str, o: Outcome, reason: Option<&str>) -> Record {
-        Record { scenario: s.into(), target: t.into(), outcome: o, reason: reason.map(Into::into), diff: None, millis: 10 }
+        Record {
+            scenario: s.into(),
+            target: t.into(),
+            outcome: o,
+            reason: reason.map(Into::into),
+            diff: None,
+            millis: 10,
+        }
     }
 
     #[test]

@@ -173,13 +173,20 @@ impl Run {
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
-                Cleanup::Topic(t) => self.sns().delete_topic().topic_arn(t).send().await.map(|_| ()).map_err(|e| e.to_string()),
+                Cleanup::Topic(t) => {
+                    self.sns().delete_topic().topic_arn(t).send().await.map(|_| ()).map_err(|e| e.to_string())
+                }
                 Cleanup::Table(t) => {
                     self.dynamodb().delete_table().table_name(t).send().await.map(|_| ()).map_err(|e| e.to_string())
                 }
-                Cleanup::UserPool(p) => {
-                    self.cognito().delete_user_pool().user_pool_id(p).send().await.map(|_| ()).map_err(|e| e.to_string())
-                }
+                Cleanup::UserPool(p) => self
+                    .cognito()
+                    .delete_user_pool()
+                    .user_pool_id(p)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
             };
             if let Err(e) = outcome
                 && self.target == Target::Aws

@@ -155,7 +155,8 @@ impl Target {
                 {
                     Ok(())
                 } else {
-                    Err("needs a deployed WebSocket API: set CONFORMANCE_WS_URL and CONFORMANCE_WS_MANAGEMENT_URL".into())
+                    Err("needs a deployed WebSocket API: set CONFORMANCE_WS_URL and CONFORMANCE_WS_MANAGEMENT_URL"
+                        .into())
                 }
             }
             (Target::Aws, _) => Ok(()),

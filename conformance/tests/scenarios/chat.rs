@@ -13,18 +13,28 @@ use serde_json::{Value, json};
 
 async fn user_key(run: &mut Run, user: &str) -> conformance::Result<String> {
     let kms = run.kms();
-    let out = run.ok(&format!("CreateKey for {user}"), kms.create_key().description(format!("chat key of {user}")).send().await, |_| Value::Null)?;
+    let out = run.ok(
+        &format!("CreateKey for {user}"),
+        kms.create_key().description(format!("chat key of {user}")).send().await,
+        |_| Value::Null,
+    )?;
     let id = out.key_metadata().map(|m| m.key_id().to_string()).unwrap_or_default();
     run.cleanup(Cleanup::Key(id.clone()));
     Ok(id)
 }
 
 fn context(conversation: &str, message: &str, reader: &str) -> std::collections::HashMap<String, String> {
-    [("conversation", conversation), ("message", message), ("reader", reader)].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    [("conversation", conversation), ("message", message), ("reader", reader)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 scenario!(envelope_encryption_across_kms_s3_and_dynamodb, [Kms, S3, DynamoDb], |run| {
-    run.known_peer_bug(Target::Moto, "moto answers Decrypt naming another key with AccessDeniedException (AWS: IncorrectKeyException)");
+    run.known_peer_bug(
+        Target::Moto,
+        "moto answers Decrypt naming another key with AccessDeniedException (AWS: IncorrectKeyException)",
+    );
     let (kms, s3, ddb) = (run.kms(), run.s3(), run.dynamodb());
     let alice = user_key(run, "alice").await?;
     let bob = user_key(run, "bob").await?;
@@ -37,7 +47,12 @@ scenario!(envelope_encryption_across_kms_s3_and_dynamodb, [Kms, S3, DynamoDb], |
     let (conv, msg) = ("conv-1", "msg-0001");
     let dk = run.ok(
         "GenerateDataKey for alice",
-        kms.generate_data_key().key_id(&alice).number_of_bytes(32).set_encryption_context(Some(context(conv, msg, "alice"))).send().await,
+        kms.generate_data_key()
+            .key_id(&alice)
+            .number_of_bytes(32)
+            .set_encryption_context(Some(context(conv, msg, "alice")))
+            .send()
+            .await,
         |o| json!({ "KeyId": o.key_id(), "PlaintextLength": o.plaintext().map(|p| p.as_ref().len()) }),
     )?;
     let data_key = dk.plaintext().map(|p| p.as_ref().to_vec()).unwrap_or_default();
@@ -53,7 +68,13 @@ scenario!(envelope_encryption_across_kms_s3_and_dynamodb, [Kms, S3, DynamoDb], |
     body.extend_from_slice(&sealed);
     run.ok(
         "PutObject ciphertext",
-        s3.put_object().bucket(&bucket).key(&object_key).content_type("application/octet-stream").body(ByteStream::from(body.clone())).send().await,
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&object_key)
+            .content_type("application/octet-stream")
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await,
         |_| Value::Null,
     )?;
     run.ok(
@@ -85,14 +106,20 @@ scenario!(envelope_encryption_across_kms_s3_and_dynamodb, [Kms, S3, DynamoDb], |
     )?;
     let row = rows.items().first().cloned().unwrap_or_default();
     let stored_key = row.get("wrappedKey").and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()).unwrap_or_default();
-    let object = run.ok("GetObject ciphertext", s3.get_object().bucket(&bucket).key(&object_key).send().await, |o| {
-        json!({ "ContentLength": o.content_length(), "ContentType": o.content_type() })
-    })?;
+    let object = run.ok(
+        "GetObject ciphertext",
+        s3.get_object().bucket(&bucket).key(&object_key).send().await,
+        |o| json!({ "ContentLength": o.content_length(), "ContentType": o.content_type() }),
+    )?;
     let stored = object.body.collect().await?.to_vec();
     run.note("stored object is the ciphertext", json!(stored == body && !stored.windows(4).any(|w| w == b"meet")));
     let unwrapped = run.ok(
         "Decrypt the data key as alice",
-        kms.decrypt().ciphertext_blob(Blob::new(stored_key.clone())).set_encryption_context(Some(context(conv, msg, "alice"))).send().await,
+        kms.decrypt()
+            .ciphertext_blob(Blob::new(stored_key.clone()))
+            .set_encryption_context(Some(context(conv, msg, "alice")))
+            .send()
+            .await,
         |o| json!({ "KeyId": o.key_id() }),
     )?;
     let key_again = unwrapped.plaintext().map(|p| p.as_ref().to_vec()).unwrap_or_default();
@@ -102,18 +129,30 @@ scenario!(envelope_encryption_across_kms_s3_and_dynamodb, [Kms, S3, DynamoDb], |
         .unwrap_or_else(|_| "<does not open>".into());
     run.note("message opened", json!(opened));
     let other_aad = Aes256Gcm::new_from_slice(&key_again)?
-        .decrypt(Nonce::from_slice(&stored[..12]), Payload { msg: &stored[12..], aad: format!("{conv}/msg-0002/alice").as_bytes() })
+        .decrypt(
+            Nonce::from_slice(&stored[..12]),
+            Payload { msg: &stored[12..], aad: format!("{conv}/msg-0002/alice").as_bytes() },
+        )
         .is_ok();
     run.note("opens under another message id", json!(other_aad));
 
     // Bob can neither claim to be the reader nor unwrap with his key.
     run.err(
         "Decrypt the data key with bob as reader",
-        kms.decrypt().ciphertext_blob(Blob::new(stored_key.clone())).set_encryption_context(Some(context(conv, msg, "bob"))).send().await,
+        kms.decrypt()
+            .ciphertext_blob(Blob::new(stored_key.clone()))
+            .set_encryption_context(Some(context(conv, msg, "bob")))
+            .send()
+            .await,
     );
     run.err(
         "Decrypt the data key naming bob's key",
-        kms.decrypt().key_id(&bob).ciphertext_blob(Blob::new(stored_key.clone())).set_encryption_context(Some(context(conv, msg, "alice"))).send().await,
+        kms.decrypt()
+            .key_id(&bob)
+            .ciphertext_blob(Blob::new(stored_key.clone()))
+            .set_encryption_context(Some(context(conv, msg, "alice")))
+            .send()
+            .await,
     );
     run.err(
         "PutItem the same message twice",

@@ -3,8 +3,8 @@
 //! verified against the pool's JWKS.
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AdminCreateUserConfigType, AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType, ExplicitAuthFlowsType,
-    MessageActionType, VerifiedAttributeType,
+    AdminCreateUserConfigType, AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType,
+    ExplicitAuthFlowsType, MessageActionType, VerifiedAttributeType,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,7 +24,9 @@ async fn pool(run: &mut Run, admin_only: bool) -> conformance::Result<(String, S
         idp.create_user_pool()
             .pool_name(run.name("pool"))
             .auto_verified_attributes(VerifiedAttributeType::Email)
-            .admin_create_user_config(AdminCreateUserConfigType::builder().allow_admin_create_user_only(admin_only).build())
+            .admin_create_user_config(
+                AdminCreateUserConfigType::builder().allow_admin_create_user_only(admin_only).build(),
+            )
             .send()
             .await,
         |o| json!({ "Id": o.user_pool().and_then(|p| p.id()), "Name": o.user_pool().and_then(|p| p.name()) }),
@@ -63,7 +65,13 @@ async fn admin_user(run: &mut Run, pool_id: &str, username: &str) -> conformance
     )?;
     run.ok(
         "AdminSetUserPassword permanent",
-        idp.admin_set_user_password().user_pool_id(pool_id).username(username).password(PASSWORD).permanent(true).send().await,
+        idp.admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(username)
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await,
         |_| Value::Null,
     )?;
     Ok(())
@@ -122,7 +130,13 @@ scenario!(sign_up_and_confirm, [Cognito, CognitoCodes], |run| {
     let address = format!("{}@example.com", run.name("alice"));
     run.ok(
         "SignUp",
-        idp.sign_up().client_id(&client_id).username("alice").password(PASSWORD).user_attributes(email(&address)).send().await,
+        idp.sign_up()
+            .client_id(&client_id)
+            .username("alice")
+            .password(PASSWORD)
+            .user_attributes(email(&address))
+            .send()
+            .await,
         |o| {
             json!({
                 "UserConfirmed": o.user_confirmed(),
@@ -136,9 +150,18 @@ scenario!(sign_up_and_confirm, [Cognito, CognitoCodes], |run| {
     )?;
     run.err(
         "SignUp the same username",
-        idp.sign_up().client_id(&client_id).username("alice").password(PASSWORD).user_attributes(email(&address)).send().await,
+        idp.sign_up()
+            .client_id(&client_id)
+            .username("alice")
+            .password(PASSWORD)
+            .user_attributes(email(&address))
+            .send()
+            .await,
     );
-    run.err("SignUp with a weak password", idp.sign_up().client_id(&client_id).username("bob").password("short").send().await);
+    run.err(
+        "SignUp with a weak password",
+        idp.sign_up().client_id(&client_id).username("bob").password("short").send().await,
+    );
     run.err(
         "InitiateAuth before confirmation",
         idp.initiate_auth()
@@ -149,11 +172,16 @@ scenario!(sign_up_and_confirm, [Cognito, CognitoCodes], |run| {
             .send()
             .await,
     );
-    run.err("ConfirmSignUp with a wrong code", idp.confirm_sign_up().client_id(&client_id).username("alice").confirmation_code("000000").send().await);
+    run.err(
+        "ConfirmSignUp with a wrong code",
+        idp.confirm_sign_up().client_id(&client_id).username("alice").confirmation_code("000000").send().await,
+    );
     let code = code_sent_to(run, &address).await;
-    run.ok("ConfirmSignUp", idp.confirm_sign_up().client_id(&client_id).username("alice").confirmation_code(code).send().await, |_| {
-        Value::Null
-    })?;
+    run.ok(
+        "ConfirmSignUp",
+        idp.confirm_sign_up().client_id(&client_id).username("alice").confirmation_code(code).send().await,
+        |_| Value::Null,
+    )?;
     run.ok("AdminGetUser", idp.admin_get_user().user_pool_id(&pool_id).username("alice").send().await, |o| {
         let mut attrs: Vec<(String, String)> = o
             .user_attributes()
@@ -168,10 +196,16 @@ scenario!(sign_up_and_confirm, [Cognito, CognitoCodes], |run| {
 });
 
 scenario!(admin_create_user_and_new_password_required, [Cognito], |run| {
-    run.known_peer_bug(Target::Moto, "moto lets anyone SignUp in a pool that allows only admins to create users (AWS: NotAuthorizedException)");
+    run.known_peer_bug(
+        Target::Moto,
+        "moto lets anyone SignUp in a pool that allows only admins to create users (AWS: NotAuthorizedException)",
+    );
     let idp = run.cognito();
     let (pool_id, client_id) = pool(run, true).await?;
-    run.err("SignUp in an admin-only pool", idp.sign_up().client_id(&client_id).username("mallory").password(PASSWORD).send().await);
+    run.err(
+        "SignUp in an admin-only pool",
+        idp.sign_up().client_id(&client_id).username("mallory").password(PASSWORD).send().await,
+    );
     run.ok(
         "AdminCreateUser with a temporary password",
         idp.admin_create_user()
@@ -186,7 +220,12 @@ scenario!(admin_create_user_and_new_password_required, [Cognito], |run| {
     )?;
     run.err(
         "AdminCreateUser again",
-        idp.admin_create_user().user_pool_id(&pool_id).username("carol").message_action(MessageActionType::Suppress).send().await,
+        idp.admin_create_user()
+            .user_pool_id(&pool_id)
+            .username("carol")
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await,
     );
     let challenge = run.ok(
         "InitiateAuth with the temporary password",
@@ -222,9 +261,11 @@ scenario!(admin_create_user_and_new_password_required, [Cognito], |run| {
             .await,
         |o| json!({ "ChallengeName": o.challenge_name().map(|c| c.as_str()), "AuthenticationResult": tokens(o.authentication_result()) }),
     )?;
-    run.ok("AdminGetUser", idp.admin_get_user().user_pool_id(&pool_id).username("carol").send().await, |o| {
-        json!({ "UserStatus": o.user_status().map(|s| s.as_str()) })
-    })?;
+    run.ok(
+        "AdminGetUser",
+        idp.admin_get_user().user_pool_id(&pool_id).username("carol").send().await,
+        |o| json!({ "UserStatus": o.user_status().map(|s| s.as_str()) }),
+    )?;
     password_login(run, "InitiateAuth with the new password", &client_id, "carol").await?;
 });
 
@@ -236,7 +277,10 @@ scenario!(password_srp_refresh_and_sign_out, [Cognito], |run| {
     let srp = testkit::srp::login(&idp, &pool_id, &client_id, "dave", PASSWORD).await;
     run.note("USER_SRP_AUTH", srp.as_ref().map(|a| tokens(Some(a))).unwrap_or_else(|e| json!({ "error": e })));
     let wrong = testkit::srp::login(&idp, &pool_id, &client_id, "dave", "Wr0ng-Password!").await;
-    run.note("USER_SRP_AUTH wrong password", wrong.as_ref().map(|a| tokens(Some(a))).unwrap_or_else(|e| json!({ "error": e })));
+    run.note(
+        "USER_SRP_AUTH wrong password",
+        wrong.as_ref().map(|a| tokens(Some(a))).unwrap_or_else(|e| json!({ "error": e })),
+    );
     let auth = password_login(run, "InitiateAuth USER_PASSWORD_AUTH", &client_id, "dave").await?;
     run.err(
         "InitiateAuth wrong password",
@@ -263,14 +307,24 @@ scenario!(password_srp_refresh_and_sign_out, [Cognito], |run| {
     run.ok("GetUser", idp.get_user().access_token(&access).send().await, |o| json!({ "Username": o.username() }))?;
     run.ok(
         "InitiateAuth REFRESH_TOKEN_AUTH",
-        idp.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", &refresh).send().await,
+        idp.initiate_auth()
+            .client_id(&client_id)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", &refresh)
+            .send()
+            .await,
         |o| json!({ "AuthenticationResult": tokens(o.authentication_result()) }),
     )?;
     run.ok("GlobalSignOut", idp.global_sign_out().access_token(&access).send().await, |_| Value::Null)?;
     run.err("GetUser after sign-out", idp.get_user().access_token(&access).send().await);
     run.err(
         "REFRESH_TOKEN_AUTH after sign-out",
-        idp.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", &refresh).send().await,
+        idp.initiate_auth()
+            .client_id(&client_id)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", &refresh)
+            .send()
+            .await,
     );
     run.err("GetUser with a malformed token", idp.get_user().access_token("not-a-token").send().await);
 });
@@ -285,10 +339,15 @@ fn verify(token: &str, jwks: &Value, audience: Option<&str>) -> Value {
         Ok(h) => h,
         Err(e) => return json!({ "error": e.to_string() }),
     };
-    let Some(jwk) = jwks["keys"].as_array().and_then(|ks| ks.iter().find(|k| k["kid"].as_str() == header.kid.as_deref())) else {
+    let Some(jwk) =
+        jwks["keys"].as_array().and_then(|ks| ks.iter().find(|k| k["kid"].as_str() == header.kid.as_deref()))
+    else {
         return json!({ "error": "no key in the JWKS has the token's kid" });
     };
-    let key = match jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap_or_default(), jwk["e"].as_str().unwrap_or_default()) {
+    let key = match jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap_or_default(),
+        jwk["e"].as_str().unwrap_or_default(),
+    ) {
         Ok(k) => k,
         Err(e) => return json!({ "error": e.to_string() }),
     };
@@ -311,17 +370,20 @@ scenario!(tokens_verify_against_jwks, [Cognito], |run| {
     let jwks: Value = reqwest::get(run.jwks_url(&pool_id)).await?.json().await?;
     run.note(
         "GET jwks.json",
-        json!(jwks["keys"].as_array().map(|ks| ks.iter().map(|k| json!({ "kty": k["kty"], "alg": k["alg"], "use": k["use"], "e": k["e"], "kid": k["kid"] })).collect::<Vec<_>>())),
+        json!(jwks["keys"].as_array().map(|ks| {
+            ks.iter()
+                .map(|k| json!({ "kty": k["kty"], "alg": k["alg"], "use": k["use"], "e": k["e"], "kid": k["kid"] }))
+                .collect::<Vec<_>>()
+        })),
     );
-    for (name, token, aud) in [("id token", auth.id_token(), Some(client_id.as_str())), ("access token", auth.access_token(), None)] {
+    for (name, token, aud) in
+        [("id token", auth.id_token(), Some(client_id.as_str())), ("access token", auth.access_token(), None)]
+    {
         let token = token.unwrap_or_default();
         let claims = claims_of(token);
         let mut names: Vec<&String> = claims.as_object().map(|m| m.keys().collect()).unwrap_or_default();
         names.sort();
-        run.note(
-            &format!("{name}: signature"),
-            verify(token, &jwks, aud),
-        );
+        run.note(&format!("{name}: signature"), verify(token, &jwks, aud));
         run.note(
             &format!("{name}: claims"),
             json!({

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, Select, StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactGetItem, Get,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, Get, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification, TransactGetItem, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use conformance::{Cleanup, Run, Target, scenario};
@@ -68,21 +68,40 @@ fn key(pk: &str, sk: &str) -> Item {
 
 /// Creates a table keyed by (pk, sk), on demand, with the given GSIs and stream, and waits
 /// until it is ACTIVE.
-pub async fn table(run: &mut Run, name: &str, gsi: bool, stream: Option<StreamViewType>) -> conformance::Result<String> {
+pub async fn table(
+    run: &mut Run,
+    name: &str,
+    gsi: bool,
+    stream: Option<StreamViewType>,
+) -> conformance::Result<String> {
     let ddb = run.dynamodb();
     let table = run.name(name);
     let mut req = ddb
         .create_table()
         .table_name(&table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build()?)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build()?)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build()?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build()?,
+        )
         .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build()?)
         .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build()?);
     if gsi {
         req = req
-            .attribute_definitions(AttributeDefinition::builder().attribute_name("owner").attribute_type(ScalarAttributeType::S).build()?)
-            .attribute_definitions(AttributeDefinition::builder().attribute_name("score").attribute_type(ScalarAttributeType::N).build()?)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("owner")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("score")
+                    .attribute_type(ScalarAttributeType::N)
+                    .build()?,
+            )
             .global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name("by-owner")
@@ -93,7 +112,8 @@ pub async fn table(run: &mut Run, name: &str, gsi: bool, stream: Option<StreamVi
             );
     }
     if let Some(view) = stream {
-        req = req.stream_specification(StreamSpecification::builder().stream_enabled(true).stream_view_type(view).build()?);
+        req = req
+            .stream_specification(StreamSpecification::builder().stream_enabled(true).stream_view_type(view).build()?);
     }
     run.ok("CreateTable", req.send().await, |o| {
         let d = o.table_description();
@@ -133,16 +153,28 @@ scenario!(crud_and_expressions, [DynamoDb], |run| {
     ]);
     run.ok(
         "PutItem attribute_not_exists",
-        ddb.put_item().table_name(&t).set_item(Some(alice.clone())).condition_expression("attribute_not_exists(pk)").send().await,
+        ddb.put_item()
+            .table_name(&t)
+            .set_item(Some(alice.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await,
         |_| Value::Null,
     )?;
     run.err(
         "PutItem attribute_not_exists on an existing item",
-        ddb.put_item().table_name(&t).set_item(Some(alice.clone())).condition_expression("attribute_not_exists(pk)").send().await,
+        ddb.put_item()
+            .table_name(&t)
+            .set_item(Some(alice.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await,
     );
-    run.ok("GetItem", ddb.get_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).consistent_read(true).send().await, |o| {
-        json!({ "Item": o.item().map(item) })
-    })?;
+    run.ok(
+        "GetItem",
+        ddb.get_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).consistent_read(true).send().await,
+        |o| json!({ "Item": o.item().map(item) }),
+    )?;
     run.ok(
         "GetItem projection with a reserved word and a nested path",
         ddb.get_item()
@@ -213,7 +245,13 @@ scenario!(crud_and_expressions, [DynamoDb], |run| {
     );
     run.err(
         "UpdateItem with a syntax error",
-        ddb.update_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).update_expression("SET = :v").expression_attribute_values(":v", n("1")).send().await,
+        ddb.update_item()
+            .table_name(&t)
+            .set_key(Some(key("user#alice", "profile")))
+            .update_expression("SET = :v")
+            .expression_attribute_values(":v", n("1"))
+            .send()
+            .await,
     );
     run.err(
         "UpdateItem with an unused attribute value",
@@ -228,33 +266,54 @@ scenario!(crud_and_expressions, [DynamoDb], |run| {
     );
     run.err(
         "UpdateItem using a reserved word unescaped",
-        ddb.update_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).update_expression("SET name = :v").expression_attribute_values(":v", s("x")).send().await,
+        ddb.update_item()
+            .table_name(&t)
+            .set_key(Some(key("user#alice", "profile")))
+            .update_expression("SET name = :v")
+            .expression_attribute_values(":v", s("x"))
+            .send()
+            .await,
     );
-    run.err(
-        "PutItem without the sort key",
-        ddb.put_item().table_name(&t).item("pk", s("user#bob")).send().await,
-    );
+    run.err("PutItem without the sort key", ddb.put_item().table_name(&t).item("pk", s("user#bob")).send().await);
     run.err(
         "PutItem with a wrongly typed key",
         ddb.put_item().table_name(&t).item("pk", n("1")).item("sk", s("x")).send().await,
     );
-    run.err("GetItem on a missing table", ddb.get_item().table_name(run.name("missing")).set_key(Some(key("a", "b"))).send().await);
+    run.err(
+        "GetItem on a missing table",
+        ddb.get_item().table_name(run.name("missing")).set_key(Some(key("a", "b"))).send().await,
+    );
     run.err(
         "DeleteItem with a failing condition",
-        ddb.delete_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).condition_expression("attribute_exists(nothing)").send().await,
+        ddb.delete_item()
+            .table_name(&t)
+            .set_key(Some(key("user#alice", "profile")))
+            .condition_expression("attribute_exists(nothing)")
+            .send()
+            .await,
     );
     run.ok(
         "DeleteItem ALL_OLD",
-        ddb.delete_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).return_values(ReturnValue::AllOld).send().await,
+        ddb.delete_item()
+            .table_name(&t)
+            .set_key(Some(key("user#alice", "profile")))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await,
         |o| json!({ "Attributes": o.attributes().map(|a| a.len()) }),
     )?;
-    run.ok("GetItem deleted", ddb.get_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).send().await, |o| {
-        json!({ "Item": o.item().map(item) })
-    })?;
+    run.ok(
+        "GetItem deleted",
+        ddb.get_item().table_name(&t).set_key(Some(key("user#alice", "profile"))).send().await,
+        |o| json!({ "Item": o.item().map(item) }),
+    )?;
 });
 
 scenario!(queries_gsi_and_pagination, [DynamoDb], |run| {
-    run.known_peer_bug(Target::Moto, "moto answers a Query on an unknown index with ResourceNotFoundException (AWS: ValidationException)");
+    run.known_peer_bug(
+        Target::Moto,
+        "moto answers a Query on an unknown index with ResourceNotFoundException (AWS: ValidationException)",
+    );
     let ddb = run.dynamodb();
     let t = table(run, "query", true, None).await?;
     for i in 0..8 {
@@ -273,7 +332,18 @@ scenario!(queries_gsi_and_pagination, [DynamoDb], |run| {
             |_| Value::Null,
         )?;
     }
-    run.ok("PutItem other room", ddb.put_item().table_name(&t).item("pk", s("room#2")).item("sk", s("msg#000")).item("owner", s("alice")).item("score", n("1")).send().await, |_| Value::Null)?;
+    run.ok(
+        "PutItem other room",
+        ddb.put_item()
+            .table_name(&t)
+            .item("pk", s("room#2"))
+            .item("sk", s("msg#000"))
+            .item("owner", s("alice"))
+            .item("score", n("1"))
+            .send()
+            .await,
+        |_| Value::Null,
+    )?;
     let mut start: Option<Item> = None;
     loop {
         let page = run.ok(
@@ -326,7 +396,13 @@ scenario!(queries_gsi_and_pagination, [DynamoDb], |run| {
     )?;
     run.ok(
         "Query Select COUNT",
-        ddb.query().table_name(&t).key_condition_expression("pk = :p").expression_attribute_values(":p", s("room#1")).select(Select::Count).send().await,
+        ddb.query()
+            .table_name(&t)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s("room#1"))
+            .select(Select::Count)
+            .send()
+            .await,
         |o| json!({ "Count": o.count(), "Items": o.items().len() }),
     )?;
     let mut start: Option<Item> = None;
@@ -334,7 +410,8 @@ scenario!(queries_gsi_and_pagination, [DynamoDb], |run| {
     let mut pages = 0;
     loop {
         let page = ddb.scan().table_name(&t).limit(4).set_exclusive_start_key(start.clone()).send().await;
-        let page = run.ok("Scan Limit 4", page, |o| json!({ "Count": o.count(), "More": o.last_evaluated_key().is_some() }))?;
+        let page =
+            run.ok("Scan Limit 4", page, |o| json!({ "Count": o.count(), "More": o.last_evaluated_key().is_some() }))?;
         pages += 1;
         seen.extend(page.items().iter().map(|i| format!("{:?}/{:?}", i["pk"].as_s().ok(), i["sk"].as_s().ok())));
         start = page.last_evaluated_key().cloned();
@@ -343,7 +420,10 @@ scenario!(queries_gsi_and_pagination, [DynamoDb], |run| {
         }
     }
     seen.sort();
-    run.note("Scan: every item once", json!({ "items": seen.len(), "distinct": seen.iter().collect::<std::collections::BTreeSet<_>>().len() }));
+    run.note(
+        "Scan: every item once",
+        json!({ "items": seen.len(), "distinct": seen.iter().collect::<std::collections::BTreeSet<_>>().len() }),
+    );
     run.err(
         "Query the GSI with ConsistentRead",
         ddb.query()
@@ -358,11 +438,24 @@ scenario!(queries_gsi_and_pagination, [DynamoDb], |run| {
     );
     run.err(
         "Query with a condition on a non-key attribute",
-        ddb.query().table_name(&t).key_condition_expression("pk = :p AND #t = :x").expression_attribute_names("#t", "text").expression_attribute_values(":p", s("room#1")).expression_attribute_values(":x", s("x")).send().await,
+        ddb.query()
+            .table_name(&t)
+            .key_condition_expression("pk = :p AND #t = :x")
+            .expression_attribute_names("#t", "text")
+            .expression_attribute_values(":p", s("room#1"))
+            .expression_attribute_values(":x", s("x"))
+            .send()
+            .await,
     );
     run.err(
         "Query an unknown index",
-        ddb.query().table_name(&t).index_name("nope").key_condition_expression("pk = :p").expression_attribute_values(":p", s("room#1")).send().await,
+        ddb.query()
+            .table_name(&t)
+            .index_name("nope")
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s("room#1"))
+            .send()
+            .await,
     );
 });
 
@@ -377,7 +470,16 @@ scenario!(transactions_and_batches, [DynamoDb], |run| {
                 (0..3)
                     .map(|i| {
                         WriteRequest::builder()
-                            .put_request(PutRequest::builder().set_item(Some(HashMap::from([("pk".into(), s("acct")), ("sk".into(), s(&format!("{i}"))), ("balance".into(), n("100"))]))).build().expect("item set"))
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(HashMap::from([
+                                        ("pk".into(), s("acct")),
+                                        ("sk".into(), s(&format!("{i}"))),
+                                        ("balance".into(), n("100")),
+                                    ])))
+                                    .build()
+                                    .expect("item set"),
+                            )
                             .build()
                     })
                     .collect(),
@@ -389,11 +491,19 @@ scenario!(transactions_and_batches, [DynamoDb], |run| {
     run.ok(
         "BatchGetItem",
         ddb.batch_get_item()
-            .request_items(&t, KeysAndAttributes::builder().keys(key("acct", "0")).keys(key("acct", "2")).keys(key("acct", "9")).build()?)
+            .request_items(
+                &t,
+                KeysAndAttributes::builder()
+                    .keys(key("acct", "0"))
+                    .keys(key("acct", "2"))
+                    .keys(key("acct", "9"))
+                    .build()?,
+            )
             .send()
             .await,
         |o| {
-            let mut got: Vec<Value> = o.responses().and_then(|r| r.get(&t)).map(|is| is.iter().map(item).collect()).unwrap_or_default();
+            let mut got: Vec<Value> =
+                o.responses().and_then(|r| r.get(&t)).map(|is| is.iter().map(item).collect()).unwrap_or_default();
             got.sort_by_key(|v| v.to_string());
             json!({ "Items": got, "UnprocessedKeys": o.unprocessed_keys().map(|u| u.len()) })
         },
@@ -412,17 +522,40 @@ scenario!(transactions_and_batches, [DynamoDb], |run| {
                 )
                 .build(),
             TransactWriteItem::builder()
-                .update(Update::builder().table_name(&t).set_key(Some(key("acct", "1"))).update_expression("SET balance = balance + :a").expression_attribute_values(":a", n(amount)).build()?)
+                .update(
+                    Update::builder()
+                        .table_name(&t)
+                        .set_key(Some(key("acct", "1")))
+                        .update_expression("SET balance = balance + :a")
+                        .expression_attribute_values(":a", n(amount))
+                        .build()?,
+                )
                 .build(),
             TransactWriteItem::builder()
-                .condition_check(ConditionCheck::builder().table_name(&t).set_key(Some(key("acct", "2"))).condition_expression("attribute_exists(pk)").build()?)
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&t)
+                        .set_key(Some(key("acct", "2")))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()?,
+                )
                 .build(),
             TransactWriteItem::builder()
-                .put(Put::builder().table_name(&t).item("pk", s("log")).item("sk", s(&format!("transfer-{amount}"))).build()?)
+                .put(
+                    Put::builder()
+                        .table_name(&t)
+                        .item("pk", s("log"))
+                        .item("sk", s(&format!("transfer-{amount}")))
+                        .build()?,
+                )
                 .build(),
         ])
     };
-    run.ok("TransactWriteItems transfer 30", ddb.transact_write_items().set_transact_items(Some(transfer("30")?)).send().await, |_| Value::Null)?;
+    run.ok(
+        "TransactWriteItems transfer 30",
+        ddb.transact_write_items().set_transact_items(Some(transfer("30")?)).send().await,
+        |_| Value::Null,
+    )?;
     let failed = ddb.transact_write_items().set_transact_items(Some(transfer("500")?)).send().await;
     let reasons = failed.as_ref().err().and_then(|e| e.as_service_error()).and_then(|e| match e {
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
@@ -435,17 +568,37 @@ scenario!(transactions_and_batches, [DynamoDb], |run| {
     run.err(
         "TransactWriteItems touching one item twice",
         ddb.transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(Put::builder().table_name(&t).set_item(Some(key("dup", "1"))).build()?).build())
-            .transact_items(TransactWriteItem::builder().delete(Delete::builder().table_name(&t).set_key(Some(key("dup", "1"))).build()?).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(Put::builder().table_name(&t).set_item(Some(key("dup", "1"))).build()?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(Delete::builder().table_name(&t).set_key(Some(key("dup", "1"))).build()?)
+                    .build(),
+            )
             .send()
             .await,
     );
     run.ok(
         "TransactGetItems",
         ddb.transact_get_items()
-            .transact_items(TransactGetItem::builder().get(Get::builder().table_name(&t).set_key(Some(key("acct", "0"))).build()?).build())
-            .transact_items(TransactGetItem::builder().get(Get::builder().table_name(&t).set_key(Some(key("acct", "1"))).build()?).build())
-            .transact_items(TransactGetItem::builder().get(Get::builder().table_name(&t).set_key(Some(key("log", "transfer-500"))).build()?).build())
+            .transact_items(
+                TransactGetItem::builder()
+                    .get(Get::builder().table_name(&t).set_key(Some(key("acct", "0"))).build()?)
+                    .build(),
+            )
+            .transact_items(
+                TransactGetItem::builder()
+                    .get(Get::builder().table_name(&t).set_key(Some(key("acct", "1"))).build()?)
+                    .build(),
+            )
+            .transact_items(
+                TransactGetItem::builder()
+                    .get(Get::builder().table_name(&t).set_key(Some(key("log", "transfer-500"))).build()?)
+                    .build(),
+            )
             .send()
             .await,
         |o| json!(o.responses().iter().map(|r| r.item().map(item)).collect::<Vec<_>>()),
@@ -461,8 +614,19 @@ scenario!(ttl_settings, [DynamoDb], |run| {
     })?;
     run.ok(
         "UpdateTimeToLive enable",
-        ddb.update_time_to_live().table_name(&t).time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?).send().await,
-        |o| json!(o.time_to_live_specification().map(|s| json!({ "Enabled": s.enabled(), "AttributeName": s.attribute_name() }))),
+        ddb.update_time_to_live()
+            .table_name(&t)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?,
+            )
+            .send()
+            .await,
+        |o| {
+            json!(
+                o.time_to_live_specification()
+                    .map(|s| json!({ "Enabled": s.enabled(), "AttributeName": s.attribute_name() }))
+            )
+        },
     )?;
     run.ok("DescribeTimeToLive", ddb.describe_time_to_live().table_name(&t).send().await, |o| {
         let d = o.time_to_live_description();
@@ -470,11 +634,23 @@ scenario!(ttl_settings, [DynamoDb], |run| {
     })?;
     run.err(
         "UpdateTimeToLive enable again",
-        ddb.update_time_to_live().table_name(&t).time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?).send().await,
+        ddb.update_time_to_live()
+            .table_name(&t)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?,
+            )
+            .send()
+            .await,
     );
     run.err(
         "UpdateTimeToLive on a missing table",
-        ddb.update_time_to_live().table_name(run.name("missing")).time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?).send().await,
+        ddb.update_time_to_live()
+            .table_name(run.name("missing"))
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?,
+            )
+            .send()
+            .await,
     );
 });
 
@@ -483,11 +659,34 @@ scenario!(ttl_expiry_and_stream_record, [DynamoDb, DynamoDbStreams, TtlExpiry], 
     let t = table(run, "expiry", false, Some(StreamViewType::OldImage)).await?;
     run.ok(
         "UpdateTimeToLive enable",
-        ddb.update_time_to_live().table_name(&t).time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?).send().await,
+        ddb.update_time_to_live()
+            .table_name(&t)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build()?,
+            )
+            .send()
+            .await,
         |_| Value::Null,
     )?;
-    run.ok("PutItem already expired", ddb.put_item().table_name(&t).set_item(Some(key("s", "old"))).item("expires", n("1000")).send().await, |_| Value::Null)?;
-    run.ok("PutItem expiring in a day", ddb.put_item().table_name(&t).set_item(Some(key("s", "new"))).item("expires", n(&(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 86_400).to_string())).send().await, |_| Value::Null)?;
+    run.ok(
+        "PutItem already expired",
+        ddb.put_item().table_name(&t).set_item(Some(key("s", "old"))).item("expires", n("1000")).send().await,
+        |_| Value::Null,
+    )?;
+    run.ok(
+        "PutItem expiring in a day",
+        ddb.put_item()
+            .table_name(&t)
+            .set_item(Some(key("s", "new")))
+            .item(
+                "expires",
+                n(&(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 86_400)
+                    .to_string()),
+            )
+            .send()
+            .await,
+        |_| Value::Null,
+    )?;
     let mut remaining = Value::Null;
     for _ in 0..20 {
         let out = ddb.scan().table_name(&t).consistent_read(true).send().await?;
@@ -503,7 +702,12 @@ scenario!(ttl_expiry_and_stream_record, [DynamoDb, DynamoDbStreams, TtlExpiry], 
     let records = crate::dynamodb::stream_records(run, &t).await?;
     run.note(
         "stream records",
-        json!(records.iter().map(|r| json!({ "eventName": r["eventName"], "userIdentity": r["userIdentity"], "Keys": r["Keys"] })).collect::<Vec<_>>()),
+        json!(
+            records
+                .iter()
+                .map(|r| json!({ "eventName": r["eventName"], "userIdentity": r["userIdentity"], "Keys": r["Keys"] }))
+                .collect::<Vec<_>>()
+        ),
     );
 });
 
@@ -511,7 +715,15 @@ scenario!(ttl_expiry_and_stream_record, [DynamoDb, DynamoDbStreams, TtlExpiry], 
 pub async fn stream_records(run: &mut Run, table: &str) -> conformance::Result<Vec<Value>> {
     let ddb = run.dynamodb();
     let streams = run.streams();
-    let arn = ddb.describe_table().table_name(table).send().await?.table().and_then(|t| t.latest_stream_arn()).unwrap_or_default().to_string();
+    let arn = ddb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await?
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .unwrap_or_default()
+        .to_string();
     let desc = streams.describe_stream().stream_arn(&arn).send().await?;
     let mut out = Vec::new();
     for shard in desc.stream_description().map(|d| d.shards()).unwrap_or_default() {
@@ -557,18 +769,42 @@ pub async fn stream_records(run: &mut Run, table: &str) -> conformance::Result<V
 }
 
 scenario!(streams, [DynamoDb, DynamoDbStreams], |run| {
-    run.known_peer_bug(Target::Moto, "moto answers DescribeStream of an unknown stream with HTTP 500 (AWS: ResourceNotFoundException, 400)");
+    run.known_peer_bug(
+        Target::Moto,
+        "moto answers DescribeStream of an unknown stream with HTTP 500 (AWS: ResourceNotFoundException, 400)",
+    );
     let ddb = run.dynamodb();
     let streams = run.streams();
     let t = table(run, "stream", false, Some(StreamViewType::NewAndOldImages)).await?;
-    run.ok("PutItem", ddb.put_item().table_name(&t).set_item(Some(key("room", "m1"))).item("text", s("hi")).send().await, |_| Value::Null)?;
     run.ok(
-        "UpdateItem",
-        ddb.update_item().table_name(&t).set_key(Some(key("room", "m1"))).update_expression("SET #t = :t").expression_attribute_names("#t", "text").expression_attribute_values(":t", s("hello")).send().await,
+        "PutItem",
+        ddb.put_item().table_name(&t).set_item(Some(key("room", "m1"))).item("text", s("hi")).send().await,
         |_| Value::Null,
     )?;
-    run.ok("DeleteItem", ddb.delete_item().table_name(&t).set_key(Some(key("room", "m1"))).send().await, |_| Value::Null)?;
-    let arn = ddb.describe_table().table_name(&t).send().await?.table().and_then(|t| t.latest_stream_arn()).unwrap_or_default().to_string();
+    run.ok(
+        "UpdateItem",
+        ddb.update_item()
+            .table_name(&t)
+            .set_key(Some(key("room", "m1")))
+            .update_expression("SET #t = :t")
+            .expression_attribute_names("#t", "text")
+            .expression_attribute_values(":t", s("hello"))
+            .send()
+            .await,
+        |_| Value::Null,
+    )?;
+    run.ok("DeleteItem", ddb.delete_item().table_name(&t).set_key(Some(key("room", "m1"))).send().await, |_| {
+        Value::Null
+    })?;
+    let arn = ddb
+        .describe_table()
+        .table_name(&t)
+        .send()
+        .await?
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .unwrap_or_default()
+        .to_string();
     run.ok("DescribeStream", streams.describe_stream().stream_arn(&arn).send().await, |o| {
         let d = o.stream_description();
         json!({
@@ -581,13 +817,24 @@ scenario!(streams, [DynamoDb, DynamoDbStreams], |run| {
         })
     })?;
     run.ok("ListStreams for the table", streams.list_streams().table_name(&t).send().await, |o| {
-        json!(o.streams().iter().map(|s| json!({ "StreamArn": s.stream_arn(), "TableName": s.table_name() })).collect::<Vec<_>>())
+        json!(
+            o.streams()
+                .iter()
+                .map(|s| json!({ "StreamArn": s.stream_arn(), "TableName": s.table_name() }))
+                .collect::<Vec<_>>()
+        )
     })?;
     let records = stream_records(run, &t).await?;
     run.note("GetRecords from TRIM_HORIZON", json!(records));
     run.err(
         "GetShardIterator for an unknown shard",
-        streams.get_shard_iterator().stream_arn(&arn).shard_id("shardId-00000000000000000000-00000000").shard_iterator_type(ShardIteratorType::TrimHorizon).send().await,
+        streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id("shardId-00000000000000000000-00000000")
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await,
     );
     run.err(
         "DescribeStream of an unknown stream",

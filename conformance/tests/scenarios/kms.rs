@@ -28,7 +28,8 @@ fn metadata(m: Option<&KeyMetadata>) -> Value {
 
 async fn key(run: &mut Run, description: &str) -> conformance::Result<(String, String)> {
     let kms = run.kms();
-    let out = run.ok("CreateKey", kms.create_key().description(description).send().await, |o| metadata(o.key_metadata()))?;
+    let out =
+        run.ok("CreateKey", kms.create_key().description(description).send().await, |o| metadata(o.key_metadata()))?;
     let m = out.key_metadata().ok_or_else(|| anyhow::anyhow!("no KeyMetadata"))?;
     run.cleanup(Cleanup::Key(m.key_id().to_string()));
     Ok((m.key_id().to_string(), m.arn().unwrap_or_default().to_string()))
@@ -43,11 +44,18 @@ scenario!(keys_aliases_and_encryption, [Kms], |run| {
     run.ok("CreateAlias", kms.create_alias().alias_name(&alias).target_key_id(&key_id).send().await, |_| Value::Null)?;
     run.ok("DescribeKey by alias", kms.describe_key().key_id(&alias).send().await, |o| metadata(o.key_metadata()))?;
     run.ok("ListAliases for the key", kms.list_aliases().key_id(&key_id).send().await, |o| {
-        json!(o.aliases().iter().map(|a| json!({ "AliasName": a.alias_name(), "TargetKeyId": a.target_key_id() })).collect::<Vec<_>>())
+        json!(
+            o.aliases()
+                .iter()
+                .map(|a| json!({ "AliasName": a.alias_name(), "TargetKeyId": a.target_key_id() }))
+                .collect::<Vec<_>>()
+        )
     })?;
-    let enc = run.ok("Encrypt by alias", kms.encrypt().key_id(&alias).plaintext(Blob::new("attack at dawn")).send().await, |o| {
-        json!({ "KeyId": o.key_id(), "EncryptionAlgorithm": o.encryption_algorithm().map(|a| a.as_str()) })
-    })?;
+    let enc = run.ok(
+        "Encrypt by alias",
+        kms.encrypt().key_id(&alias).plaintext(Blob::new("attack at dawn")).send().await,
+        |o| json!({ "KeyId": o.key_id(), "EncryptionAlgorithm": o.encryption_algorithm().map(|a| a.as_str()) }),
+    )?;
     let blob = enc.ciphertext_blob().cloned().unwrap_or_else(|| Blob::new(""));
     run.ok("Decrypt without KeyId", kms.decrypt().ciphertext_blob(blob.clone()).send().await, |o| {
         json!({
@@ -57,7 +65,10 @@ scenario!(keys_aliases_and_encryption, [Kms], |run| {
     })?;
     run.err("CreateAlias again", kms.create_alias().alias_name(&alias).target_key_id(&key_id).send().await);
     run.err("DescribeKey unknown id", kms.describe_key().key_id(UNKNOWN_KEY).send().await);
-    run.err("Encrypt unknown alias", kms.encrypt().key_id(format!("alias/{}", run.name("none"))).plaintext(Blob::new("x")).send().await);
+    run.err(
+        "Encrypt unknown alias",
+        kms.encrypt().key_id(format!("alias/{}", run.name("none"))).plaintext(Blob::new("x")).send().await,
+    );
     run.err("Decrypt garbage", kms.decrypt().ciphertext_blob(Blob::new(vec![7u8; 64])).send().await);
     run.ok("DeleteAlias", kms.delete_alias().alias_name(&alias).send().await, |_| Value::Null)?;
     run.err("DescribeKey deleted alias", kms.describe_key().key_id(&alias).send().await);
@@ -65,7 +76,10 @@ scenario!(keys_aliases_and_encryption, [Kms], |run| {
 
 scenario!(data_keys_and_context_binding, [Kms], |run| {
     run.known_peer_bug(Target::LocalStack, "LocalStack accepts GenerateDataKey with both KeySpec and NumberOfBytes, and with neither (AWS: ValidationException)");
-    run.known_peer_bug(Target::Moto, "moto leaves KeyUsage out of a key's metadata when CreateKey does not name it (AWS: ENCRYPT_DECRYPT)");
+    run.known_peer_bug(
+        Target::Moto,
+        "moto leaves KeyUsage out of a key's metadata when CreateKey does not name it (AWS: ENCRYPT_DECRYPT)",
+    );
     let kms = run.kms();
     let (key_id, _) = key(run, "conformance data keys").await?;
     let dk = run.ok(
@@ -117,33 +131,56 @@ scenario!(data_keys_and_context_binding, [Kms], |run| {
         kms.generate_data_key().key_id(&key_id).key_spec(DataKeySpec::Aes256).number_of_bytes(32).send().await,
     );
     run.err("GenerateDataKey without KeySpec", kms.generate_data_key().key_id(&key_id).send().await);
-    run.ok("GenerateRandom 24", kms.generate_random().number_of_bytes(24).send().await, |o| {
-        json!({ "Length": o.plaintext().map(|p| p.as_ref().len()) })
-    })?;
+    run.ok(
+        "GenerateRandom 24",
+        kms.generate_random().number_of_bytes(24).send().await,
+        |o| json!({ "Length": o.plaintext().map(|p| p.as_ref().len()) }),
+    )?;
 });
 
 scenario!(key_states, [Kms], |run| {
-    run.known_peer_bug(Target::LocalStack, "LocalStack answers ScheduleKeyDeletion with the bare key id (AWS: the key ARN)");
+    run.known_peer_bug(
+        Target::LocalStack,
+        "LocalStack answers ScheduleKeyDeletion with the bare key id (AWS: the key ARN)",
+    );
     run.known_peer_bug(Target::Moto, "moto encrypts under disabled keys and keys pending deletion, accepts a 3-day deletion window (AWS: 7-30, ValidationException) and leaves KeyState and PendingWindowInDays out of ScheduleKeyDeletion");
     let kms = run.kms();
     let (key_id, _) = key(run, "conformance key states").await?;
     run.ok("DisableKey", kms.disable_key().key_id(&key_id).send().await, |_| Value::Null)?;
     run.ok("DescribeKey disabled", kms.describe_key().key_id(&key_id).send().await, |o| metadata(o.key_metadata()))?;
     run.err("Encrypt under a disabled key", kms.encrypt().key_id(&key_id).plaintext(Blob::new("x")).send().await);
-    run.err("GenerateDataKey under a disabled key", kms.generate_data_key().key_id(&key_id).number_of_bytes(32).send().await);
+    run.err(
+        "GenerateDataKey under a disabled key",
+        kms.generate_data_key().key_id(&key_id).number_of_bytes(32).send().await,
+    );
     run.ok("EnableKey", kms.enable_key().key_id(&key_id).send().await, |_| Value::Null)?;
-    let enc = run.ok("Encrypt", kms.encrypt().key_id(&key_id).plaintext(Blob::new("x")).send().await, |_| Value::Null)?;
+    let enc =
+        run.ok("Encrypt", kms.encrypt().key_id(&key_id).plaintext(Blob::new("x")).send().await, |_| Value::Null)?;
     let blob = enc.ciphertext_blob().cloned().unwrap_or_else(|| Blob::new(""));
-    run.err("ScheduleKeyDeletion 3 days", kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(3).send().await);
+    run.err(
+        "ScheduleKeyDeletion 3 days",
+        kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(3).send().await,
+    );
     run.ok("ScheduleKeyDeletion 7 days", kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await, |o| {
         json!({ "KeyId": o.key_id(), "KeyState": o.key_state().map(|s| s.as_str()), "PendingWindowInDays": o.pending_window_in_days() })
     })?;
-    run.ok("DescribeKey pending deletion", kms.describe_key().key_id(&key_id).send().await, |o| metadata(o.key_metadata()))?;
-    run.err("Encrypt under a key pending deletion", kms.encrypt().key_id(&key_id).plaintext(Blob::new("x")).send().await);
+    run.ok("DescribeKey pending deletion", kms.describe_key().key_id(&key_id).send().await, |o| {
+        metadata(o.key_metadata())
+    })?;
+    run.err(
+        "Encrypt under a key pending deletion",
+        kms.encrypt().key_id(&key_id).plaintext(Blob::new("x")).send().await,
+    );
     run.err("Decrypt under a key pending deletion", kms.decrypt().ciphertext_blob(blob.clone()).send().await);
     run.err("EnableKey pending deletion", kms.enable_key().key_id(&key_id).send().await);
-    run.ok("CancelKeyDeletion", kms.cancel_key_deletion().key_id(&key_id).send().await, |o| json!({ "KeyId": o.key_id() }))?;
-    run.ok("DescribeKey after cancel", kms.describe_key().key_id(&key_id).send().await, |o| metadata(o.key_metadata()))?;
+    run.ok(
+        "CancelKeyDeletion",
+        kms.cancel_key_deletion().key_id(&key_id).send().await,
+        |o| json!({ "KeyId": o.key_id() }),
+    )?;
+    run.ok("DescribeKey after cancel", kms.describe_key().key_id(&key_id).send().await, |o| {
+        metadata(o.key_metadata())
+    })?;
     run.err("DisableKey unknown key", kms.disable_key().key_id(UNKNOWN_KEY).send().await);
 });
 

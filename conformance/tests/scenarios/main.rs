@@ -3,10 +3,10 @@
 
 mod support;
 
-mod s3;
-mod kms;
-mod sns;
+mod chat;
 mod cognito;
 mod dynamodb;
+mod kms;
+mod s3;
+mod sns;
 mod websocket;
-mod chat;

@@ -51,19 +51,26 @@ scenario!(objects_and_ranges, [S3], |run| {
             "LastModified": o.last_modified().map(|t| t.secs()),
         })
     })?;
-    let full = run.ok("GetObject", s3.get_object().bucket(&b).key("docs/hello.txt").send().await, |o| {
-        json!({ "ContentLength": o.content_length(), "AcceptRanges": o.accept_ranges() })
-    })?;
+    let full = run.ok(
+        "GetObject",
+        s3.get_object().bucket(&b).key("docs/hello.txt").send().await,
+        |o| json!({ "ContentLength": o.content_length(), "AcceptRanges": o.accept_ranges() }),
+    )?;
     let text = body(full).await;
     run.note("GetObject body", json!(text));
     for range in ["bytes=0-4", "bytes=7-", "bytes=-5"] {
-        let out = run.ok(&format!("GetObject {range}"), s3.get_object().bucket(&b).key("docs/hello.txt").range(range).send().await, |o| {
-            json!({ "ContentRange": o.content_range(), "ContentLength": o.content_length() })
-        })?;
+        let out = run.ok(
+            &format!("GetObject {range}"),
+            s3.get_object().bucket(&b).key("docs/hello.txt").range(range).send().await,
+            |o| json!({ "ContentRange": o.content_range(), "ContentLength": o.content_length() }),
+        )?;
         let text = body(out).await;
         run.note(&format!("GetObject {range} body"), json!(text));
     }
-    run.err("GetObject unsatisfiable range", s3.get_object().bucket(&b).key("docs/hello.txt").range("bytes=100-200").send().await);
+    run.err(
+        "GetObject unsatisfiable range",
+        s3.get_object().bucket(&b).key("docs/hello.txt").range("bytes=100-200").send().await,
+    );
     run.err("GetObject missing key", s3.get_object().bucket(&b).key("docs/missing.txt").send().await);
     run.err("HeadObject missing key", s3.head_object().bucket(&b).key("docs/missing.txt").send().await);
     run.err("GetObject missing bucket", s3.get_object().bucket(run.name("no-such-bucket")).key("k").send().await);
@@ -139,10 +146,20 @@ scenario!(presigned_urls, [S3], |run| {
     let s3 = run.s3();
     let b = bucket(run, "presigned").await?;
     let http = reqwest::Client::new();
-    let put = s3.put_object().bucket(&b).key("up.txt").presigned(PresigningConfig::expires_in(Duration::from_secs(300))?).await?;
+    let put = s3
+        .put_object()
+        .bucket(&b)
+        .key("up.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300))?)
+        .await?;
     let r = http.put(put.uri()).body("uploaded through a URL").send().await?;
     run.note("PUT presigned", json!({ "status": r.status().as_u16() }));
-    let get = s3.get_object().bucket(&b).key("up.txt").presigned(PresigningConfig::expires_in(Duration::from_secs(300))?).await?;
+    let get = s3
+        .get_object()
+        .bucket(&b)
+        .key("up.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300))?)
+        .await?;
     let r = http.get(get.uri()).send().await?;
     run.note("GET presigned", json!({ "status": r.status().as_u16(), "body": r.text().await? }));
     // The same URL with its signature altered.
@@ -153,7 +170,12 @@ scenario!(presigned_urls, [S3], |run| {
     let r = http.get(tampered).send().await?;
     let status = r.status().as_u16();
     run.note("GET presigned, signature altered", json!({ "status": status, "code": xml_code(&r.text().await?) }));
-    let short = s3.get_object().bucket(&b).key("up.txt").presigned(PresigningConfig::expires_in(Duration::from_secs(1))?).await?;
+    let short = s3
+        .get_object()
+        .bucket(&b)
+        .key("up.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(1))?)
+        .await?;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let r = http.get(short.uri()).send().await?;
     let status = r.status().as_u16();
@@ -161,8 +183,14 @@ scenario!(presigned_urls, [S3], |run| {
 });
 
 scenario!(sse_kms, [S3, Kms], |run| {
-    run.known_peer_bug(Target::LocalStack, "LocalStack accepts SSE-KMS with a key that does not exist (AWS: KMS.NotFoundException, 400)");
-    run.known_peer_bug(Target::Moto, "moto accepts SSE-KMS with a key that does not exist (AWS: KMS.NotFoundException, 400)");
+    run.known_peer_bug(
+        Target::LocalStack,
+        "LocalStack accepts SSE-KMS with a key that does not exist (AWS: KMS.NotFoundException, 400)",
+    );
+    run.known_peer_bug(
+        Target::Moto,
+        "moto accepts SSE-KMS with a key that does not exist (AWS: KMS.NotFoundException, 400)",
+    );
     let s3 = run.s3();
     let kms = run.kms();
     let key = run.ok("CreateKey", kms.create_key().description("conformance s3 sse").send().await, |_| Value::Null)?;
@@ -185,9 +213,11 @@ scenario!(sse_kms, [S3, Kms], |run| {
     run.ok("HeadObject", s3.head_object().bucket(&b).key("secret.txt").send().await, |o| {
         json!({ "ServerSideEncryption": o.server_side_encryption().map(|s| s.as_str()), "SSEKMSKeyId": o.ssekms_key_id() })
     })?;
-    let out = run.ok("GetObject", s3.get_object().bucket(&b).key("secret.txt").send().await, |o| {
-        json!({ "ServerSideEncryption": o.server_side_encryption().map(|s| s.as_str()) })
-    })?;
+    let out = run.ok(
+        "GetObject",
+        s3.get_object().bucket(&b).key("secret.txt").send().await,
+        |o| json!({ "ServerSideEncryption": o.server_side_encryption().map(|s| s.as_str()) }),
+    )?;
     let text = body(out).await;
     run.note("GetObject body", json!(text));
     run.err(
@@ -197,7 +227,11 @@ scenario!(sse_kms, [S3, Kms], |run| {
             .key("other.txt")
             .body(ByteStream::from_static(b"x"))
             .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(format!("arn:aws:kms:{}:{}:key/00000000-0000-4000-8000-000000000000", run.region, account(&key_arn)))
+            .ssekms_key_id(format!(
+                "arn:aws:kms:{}:{}:key/00000000-0000-4000-8000-000000000000",
+                run.region,
+                account(&key_arn)
+            ))
             .send()
             .await,
     );

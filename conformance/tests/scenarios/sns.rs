@@ -8,16 +8,22 @@ use conformance::{Cleanup, Target, scenario};
 use serde_json::{Value, json};
 
 scenario!(topics_and_subscriptions, [Sns], |run| {
-    run.known_peer_bug(Target::LocalStack, "LocalStack confirms e-mail subscriptions at once (AWS: pending confirmation)");
+    run.known_peer_bug(
+        Target::LocalStack,
+        "LocalStack confirms e-mail subscriptions at once (AWS: pending confirmation)",
+    );
     run.known_peer_bug(Target::Moto, "moto confirms e-mail subscriptions at once (AWS: pending confirmation) and accepts an unknown protocol and an empty message (AWS: InvalidParameter)");
     let sns = run.sns();
     let name = run.name("news");
-    let topic = run.ok("CreateTopic", sns.create_topic().name(&name).send().await, |o| json!({ "TopicArn": o.topic_arn() }))?;
+    let topic =
+        run.ok("CreateTopic", sns.create_topic().name(&name).send().await, |o| json!({ "TopicArn": o.topic_arn() }))?;
     let arn = topic.topic_arn().unwrap_or_default().to_string();
     run.cleanup(Cleanup::Topic(arn.clone()));
-    run.ok("CreateTopic again (idempotent)", sns.create_topic().name(&name).send().await, |o| {
-        json!({ "TopicArn": o.topic_arn() })
-    })?;
+    run.ok(
+        "CreateTopic again (idempotent)",
+        sns.create_topic().name(&name).send().await,
+        |o| json!({ "TopicArn": o.topic_arn() }),
+    )?;
     run.ok(
         "SetTopicAttributes DisplayName",
         sns.set_topic_attributes().topic_arn(&arn).attribute_name("DisplayName").attribute_value("News").send().await,
@@ -46,13 +52,18 @@ scenario!(topics_and_subscriptions, [Sns], |run| {
                 .collect::<Vec<_>>()
         )
     })?;
-    run.ok("Publish", sns.publish().topic_arn(&arn).subject("Hi").message("hello").send().await, |o| {
-        json!({ "MessageId": o.message_id() })
-    })?;
+    run.ok(
+        "Publish",
+        sns.publish().topic_arn(&arn).subject("Hi").message("hello").send().await,
+        |o| json!({ "MessageId": o.message_id() }),
+    )?;
     let missing = arn.replace(&name, &run.name("missing"));
     run.err("GetTopicAttributes unknown topic", sns.get_topic_attributes().topic_arn(&missing).send().await);
     run.err("Publish to an unknown topic", sns.publish().topic_arn(&missing).message("x").send().await);
-    run.err("Subscribe with an unknown protocol", sns.subscribe().topic_arn(&arn).protocol("carrier-pigeon").endpoint("x").send().await);
+    run.err(
+        "Subscribe with an unknown protocol",
+        sns.subscribe().topic_arn(&arn).protocol("carrier-pigeon").endpoint("x").send().await,
+    );
     run.err("Publish an empty message", sns.publish().topic_arn(&arn).message("").send().await);
     run.err("CreateTopic with an invalid name", sns.create_topic().name("no spaces allowed").send().await);
     run.ok("DeleteTopic", sns.delete_topic().topic_arn(&arn).send().await, |_| Value::Null)?;
@@ -94,19 +105,29 @@ scenario!(publish_to_http, [Sns, SnsHttpDelivery], |run| {
         sns.subscribe().topic_arn(&arn).protocol("http").endpoint(&sink.url).return_subscription_arn(true).send().await,
         |o| json!({ "SubscriptionArn": o.subscription_arn() }),
     )?;
-    let confirmation = sink.wait_for(Duration::from_secs(10), |r| r.body.contains("\"SubscriptionConfirmation\"")).await;
-    run.note("SubscriptionConfirmation delivered", confirmation.as_ref().map(delivery).unwrap_or(json!("nothing within 10 s")));
+    let confirmation =
+        sink.wait_for(Duration::from_secs(10), |r| r.body.contains("\"SubscriptionConfirmation\"")).await;
+    run.note(
+        "SubscriptionConfirmation delivered",
+        confirmation.as_ref().map(delivery).unwrap_or(json!("nothing within 10 s")),
+    );
     if let Some(c) = confirmation {
         let token = serde_json::from_str::<Value>(&c.body)?["Token"].as_str().unwrap_or_default().to_string();
-        run.ok("ConfirmSubscription", sns.confirm_subscription().topic_arn(&arn).token(token).send().await, |o| {
-            json!({ "SubscriptionArn": o.subscription_arn() })
-        })?;
+        run.ok(
+            "ConfirmSubscription",
+            sns.confirm_subscription().topic_arn(&arn).token(token).send().await,
+            |o| json!({ "SubscriptionArn": o.subscription_arn() }),
+        )?;
     }
-    run.err("ConfirmSubscription with a wrong token", sns.confirm_subscription().topic_arn(&arn).token("0000").send().await);
-    let published =
-        run.ok("Publish", sns.publish().topic_arn(&arn).subject("Greeting").message("hello over http").send().await, |o| {
-            json!({ "MessageId": o.message_id() })
-        })?;
+    run.err(
+        "ConfirmSubscription with a wrong token",
+        sns.confirm_subscription().topic_arn(&arn).token("0000").send().await,
+    );
+    let published = run.ok(
+        "Publish",
+        sns.publish().topic_arn(&arn).subject("Greeting").message("hello over http").send().await,
+        |o| json!({ "MessageId": o.message_id() }),
+    )?;
     let id = published.message_id().unwrap_or_default().to_string();
     let note = sink.wait_for(Duration::from_secs(10), |r| r.body.contains(&id)).await;
     run.note("Notification delivered", note.as_ref().map(delivery).unwrap_or(json!("nothing within 10 s")));

@@ -19,7 +19,14 @@ async fn websocket_api(run: &Run) -> conformance::Result<(String, String)> {
     match (run.target, &run.endpoint) {
         (Target::Emulator, Some(url)) => {
             let spec = json!({ "name": run.name("ws"), "protocol": "WEBSOCKET", "stage": "prod", "routes": [] });
-            let v: Value = reqwest::Client::new().post(format!("{url}/_emulator/apigw/apis")).json(&spec).send().await?.error_for_status()?.json().await?;
+            let v: Value = reqwest::Client::new()
+                .post(format!("{url}/_emulator/apigw/apis"))
+                .json(&spec)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
             let id = v["id"].as_str().unwrap_or_default();
             Ok((v["url"].as_str().unwrap_or_default().to_string(), format!("{url}/_aws/execute-api/{id}/prod")))
         }
@@ -69,7 +76,11 @@ scenario!(connections_post_get_delete_and_gone, [ApiGatewayWebSocket], |run| {
             "SourceIp": o.identity().and_then(|i| i.source_ip()).map(|ip| if ip.is_empty() { "" } else { "<ip>" }),
         })
     })?;
-    run.ok("PostToConnection", mgmt.post_to_connection().connection_id(&id).data(Blob::new("from the server")).send().await, |_| Value::Null)?;
+    run.ok(
+        "PostToConnection",
+        mgmt.post_to_connection().connection_id(&id).data(Blob::new("from the server")).send().await,
+        |_| Value::Null,
+    )?;
     let got = next_text(&mut ws).await;
     run.note("client receives", json!(got));
     run.err(
@@ -79,7 +90,10 @@ scenario!(connections_post_get_delete_and_gone, [ApiGatewayWebSocket], |run| {
     run.ok("DeleteConnection", mgmt.delete_connection().connection_id(&id).send().await, |_| Value::Null)?;
     let was_closed = closed(&mut ws).await;
     run.note("client sees the close", json!(was_closed));
-    run.err("PostToConnection after delete", mgmt.post_to_connection().connection_id(&id).data(Blob::new("late")).send().await);
+    run.err(
+        "PostToConnection after delete",
+        mgmt.post_to_connection().connection_id(&id).data(Blob::new("late")).send().await,
+    );
     run.err("GetConnection after delete", mgmt.get_connection().connection_id(&id).send().await);
     run.err("DeleteConnection after delete", mgmt.delete_connection().connection_id(&id).send().await);
 });
