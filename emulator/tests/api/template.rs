@@ -508,6 +508,31 @@ async fn apis_come_from_sam_events_and_v2_parts() {
 }
 
 #[tokio::test]
+async fn progress_is_reported_for_every_resource_in_order() {
+    use emulator::template::provision::{Progress, ProgressEvent};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut options = UpOptions::new(template_path());
+    options.functions = functions();
+    let sink = seen.clone();
+    options.progress = Progress::new(move |event| {
+        if let ProgressEvent::Resource { index, total, id, .. } = event {
+            sink.lock().unwrap().push((index, total, id.to_string()));
+        }
+    });
+    let started = up(common::builder(), &options).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let template = emulator::template::parse(&std::fs::read_to_string(template_path()).unwrap()).unwrap();
+    let total = template.resources.len();
+    assert_eq!(seen.len(), total, "one event per resource of the template");
+    for (i, (index, of, _)) in seen.iter().enumerate() {
+        assert_eq!((*index, *of), (i + 1, total));
+    }
+    let order: Vec<&str> = template.resources.iter().map(|r| r.logical_id.as_str()).collect();
+    assert_eq!(seen.iter().map(|(_, _, id)| id.as_str()).collect::<Vec<_>>(), order, "in provisioning order");
+    started.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn up_serves_a_web_client_configured_with_the_local_outputs() {
     let web = tempfile::tempdir().unwrap();
     std::fs::write(web.path().join("index.html"), "<!doctype html><title>app</title><script src=app.js></script>")
