@@ -54,6 +54,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// WebSocket connections without traffic are closed after this long (AWS: 10 minutes).
     pub ws_idle_timeout: std::time::Duration,
+    /// Faults in force from the start (`--faults FILE`; see [`crate::faults`]).
+    pub faults: Vec<crate::faults::FaultSpec>,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             cognito_aws_issuer: false,
             max_body_bytes: 512 * 1024 * 1024,
             ws_idle_timeout: std::time::Duration::from_secs(600),
+            faults: Vec::new(),
         }
     }
 }

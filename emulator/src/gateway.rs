@@ -223,6 +223,25 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             principal,
             region: sig.as_ref().map(|s| s.region.clone()).unwrap_or_else(|| emu.config.region.clone()),
         };
+        // The query protocol names its operation in the body: read it before any fault applies.
+        let query = match &route {
+            Route::Query if req.method == Method::POST && !req.body.is_empty() => Some(QueryInput::parse(&req.body)?),
+            Route::Query => Some(QueryInput::parse(req.uri.query().unwrap_or("").as_bytes())?),
+            _ => None,
+        };
+        action = query.as_ref().and_then(|q| q.action()).map(str::to_string);
+        let (service, operation) = operation_of(&route, &parts.method, &parts.uri, action.clone());
+        if let Some(injected) = emu.faults.check(service, operation.as_deref()) {
+            tracing::debug!(fault = %injected.fault, service, operation = operation.as_deref().unwrap_or(""), "fault");
+            if let Some(e) = injected.apply().await {
+                if let Some(q) = &query
+                    && is_sns(q, sig.as_ref())
+                {
+                    protocol = Protocol::AwsQuery(sns::FLAVOR);
+                }
+                return Err(e);
+            }
+        }
         match &route {
             Route::Json { prefix, op } => match prefix.as_str() {
                 kms::TARGET_PREFIX => kms::handle(&ctx, op, &req.body).await,
@@ -231,25 +250,14 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                 dynamodb::streams::TARGET_PREFIX => dynamodb::streams::handle(&ctx, op, &req.body).await,
                 _ => Err(unknown_operation()),
             },
-            Route::Query => {
-                let input = if req.method == Method::POST && !req.body.is_empty() {
-                    QueryInput::parse(&req.body)?
-                } else {
-                    QueryInput::parse(req.uri.query().unwrap_or("").as_bytes())?
-                };
-                action = input.action().map(str::to_string);
-                match input.get("Version") {
-                    Some(sns::VERSION) => {
-                        protocol = Protocol::AwsQuery(sns::FLAVOR);
-                        sns::handle(&ctx, &input).await
-                    }
-                    _ if matches!(sig.as_ref().map(|s| s.service.as_str()), Some("sns")) => {
-                        protocol = Protocol::AwsQuery(sns::FLAVOR);
-                        sns::handle(&ctx, &input).await
-                    }
-                    version => Err(invalid_action(input.action().unwrap_or(""), version.unwrap_or(""))),
+            Route::Query => match &query {
+                Some(input) if is_sns(input, sig.as_ref()) => {
+                    protocol = Protocol::AwsQuery(sns::FLAVOR);
+                    sns::handle(&ctx, input).await
                 }
-            }
+                Some(input) => Err(invalid_action(input.action().unwrap_or(""), input.get("Version").unwrap_or(""))),
+                None => Err(unknown_operation()),
+            },
             Route::S3 => s3::handle(&ctx, &req).await,
             Route::Lambda => lambda::handle(&ctx, &req).await,
             Route::Connections(id) => apigw::management::handle(&emu, &req.method, id, &req.body, sig.is_some()).await,
@@ -302,6 +310,11 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     resp
 }
 
+/// A query request for SNS: its API version, or signed for `sns`.
+fn is_sns(input: &QueryInput, sig: Option<&Signature>) -> bool {
+    input.get("Version") == Some(sns::VERSION) || matches!(sig.map(|s| s.service.as_str()), Some("sns"))
+}
+
 /// The service a request went to and, where the request shows it, the operation — for the
 /// request log. S3 operations are named as the SDKs name them in `x-id`, or told from the method
 /// and whether a key is present.
@@ -326,14 +339,7 @@ fn operation_of(
         }
         Route::Query => ("sns", action),
         Route::WellKnown { document, .. } => ("cognito-idp", Some(document.clone())),
-        Route::Connections(_) => {
-            let op = match *method {
-                Method::POST => "PostToConnection",
-                Method::DELETE => "DeleteConnection",
-                _ => "GetConnection",
-            };
-            ("execute-api", Some(op.into()))
-        }
+        Route::Connections(_) => ("execute-api", Some(apigw::management::operation(method).into())),
         Route::Lambda => {
             let path = uri.path();
             let op = if path.starts_with(lambda::MAPPINGS_PREFIX) {

@@ -25,6 +25,8 @@
 //!   their resources provisioned into a running instance ([`template::provision`]).
 //! - [`up`]: `emulator up` — start an instance, provision a template, report where things are.
 //! - [`webapp`]: the application's static web client at `/_app/`, configured from the stack.
+//! - [`faults`]: injected failures and latency (`/_emulator/faults`), applied by the gateway
+//!   after classification and before dispatch.
 //! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
 //!   key and timestamp, so a run can be reproduced exactly.
 //!
@@ -43,6 +45,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod faults;
 pub mod gateway;
 pub mod invoke;
 pub mod protocol;
@@ -141,6 +144,11 @@ impl EmulatorBuilder {
         self.config.ws_idle_timeout = after;
         self
     }
+    /// A fault in force from the start (see [`faults`]).
+    pub fn fault(mut self, spec: faults::FaultSpec) -> Self {
+        self.config.faults.push(spec);
+        self
+    }
     pub fn auto_confirm_subscriptions(mut self, on: bool) -> Self {
         self.config.auto_confirm_subscriptions = on;
         self
@@ -178,7 +186,11 @@ impl EmulatorBuilder {
             role_keys: Default::default(),
             requests: Default::default(),
             web_app: Default::default(),
+            faults: Default::default(),
         });
+        for spec in emu.config.faults.clone() {
+            emu.faults.add(spec, emu.config.seed).map_err(|e| anyhow::anyhow!("fault: {e}"))?;
+        }
         emu.functions.resume(&emu).await?;
         let app = gateway::router(emu.clone());
         let (tx, rx) = oneshot::channel::<()>();

@@ -119,6 +119,9 @@ struct ServeArgs {
     /// Issue Cognito tokens with AWS's issuer URL instead of the emulator's own.
     #[arg(long)]
     cognito_aws_issuer: bool,
+    /// Inject the faults in FILE from the start (YAML or JSON: a list, or `faults:` with a list).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -134,6 +137,10 @@ impl ServeArgs {
             strict_auth: self.strict_auth,
             auto_confirm_subscriptions: self.auto_confirm_subscriptions,
             cognito_aws_issuer: self.cognito_aws_issuer,
+            faults: match &self.faults {
+                Some(file) => emulator::faults::load_file(file).map_err(|e| anyhow::anyhow!("--faults {e:#}"))?,
+                None => Vec::new(),
+            },
             ..Config::default()
         };
         let root = config.root_arn();

@@ -15,6 +15,7 @@ mod durability;
 mod dynamodb;
 mod dynamodb_model;
 mod dynamodb_streams;
+mod faults;
 mod kms;
 mod lambda;
 mod lambda_events;
