@@ -1,6 +1,7 @@
 //! The one HTTP entry point: every request on the port comes here, is classified by protocol,
-//! authenticated, and handed to its service; the service's result (or error) is rendered by
-//! that protocol and stamped with request-id headers.
+//! authenticated, checked against the injected faults ([`crate::faults`]), and handed to its
+//! service; the service's result (or error) is rendered by that protocol and stamped with
+//! request-id headers.
 //!
 //! Classification, first match wins (design.md §2):
 //! 1. `/_emulator/…` → the admin API;
