@@ -56,6 +56,10 @@ pub struct Config {
     pub ws_idle_timeout: std::time::Duration,
     /// Faults in force from the start (`--faults FILE`; see [`crate::faults`]).
     pub faults: Vec<crate::faults::FaultSpec>,
+    /// Journal every API request and response to this file (`--record`; see [`crate::journal`]).
+    pub record: Option<PathBuf>,
+    /// Keep secrets (passwords, tokens, plaintexts, signatures) in the journal.
+    pub record_secrets: bool,
 }
 
 impl Default for Config {
@@ -79,6 +83,8 @@ impl Default for Config {
             max_body_bytes: 512 * 1024 * 1024,
             ws_idle_timeout: std::time::Duration::from_secs(600),
             faults: Vec::new(),
+            record: None,
+            record_secrets: false,
         }
     }
 }

@@ -44,6 +44,7 @@ pub fn router(emu: Arc<Emu>) -> Router {
         .merge(crate::webapp::router())
         .fallback(handle)
         .layer(cors())
+        .layer(axum::middleware::from_fn_with_state(emu.clone(), journal_exchange))
         .merge(stages)
         .with_state(emu)
 }
@@ -80,6 +81,41 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
         },
     );
     resp
+}
+
+/// What the gateway tells the journal about a request it served (a response extension).
+#[derive(Debug, Clone)]
+struct Exchange {
+    arrived: chrono::DateTime<chrono::Utc>,
+    service: &'static str,
+    operation: Option<String>,
+    request_id: String,
+    request_body: bytes::Bytes,
+}
+
+/// Journals the gateway's exchanges (`--record`) as the client receives them, CORS headers
+/// included; other routes pass through.
+async fn journal_exchange(State(emu): State<Arc<Emu>>, req: Request, next: axum::middleware::Next) -> Response {
+    let Some(journal) = &emu.journal else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let req_parts = parts.clone();
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    let Some(exchange) = resp.extensions_mut().remove::<Exchange>() else {
+        return resp;
+    };
+    let (resp_parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    journal.record(
+        exchange.arrived,
+        exchange.service,
+        exchange.operation.as_deref(),
+        (&req_parts, &exchange.request_body),
+        (&resp_parts, &body),
+        Some(&exchange.request_id),
+    );
+    Response::from_parts(resp_parts, Body::from(body))
 }
 
 /// Browsers may call every service directly: answer preflights and expose the headers SDKs read.
@@ -212,9 +248,11 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     };
     let head = parts.method == Method::HEAD;
     let mut action: Option<String> = None;
+    let mut request_body = bytes::Bytes::new();
 
     let outcome = async {
         let body = read_body(&emu, &parts.headers, body, &route).await?;
+        request_body = body.clone();
         let req =
             HttpRequest { method: parts.method.clone(), uri: parts.uri.clone(), headers: parts.headers.clone(), body };
         let principal = authenticate(&emu, &req, sig.as_ref(), &route, protocol)?;
@@ -286,6 +324,15 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     };
     stamp_request_id(&mut resp, &protocol, &request_id);
     let (service, operation) = operation_of(&route, &parts.method, &parts.uri, action);
+    if emu.journal.is_some() {
+        resp.extensions_mut().insert(Exchange {
+            arrived,
+            service,
+            operation: operation.clone(),
+            request_id: request_id.clone(),
+            request_body,
+        });
+    }
     emu.requests.record(
         arrived,
         started,

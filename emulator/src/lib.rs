@@ -27,6 +27,9 @@
 //! - [`webapp`]: the application's static web client at `/_app/`, configured from the stack.
 //! - [`faults`]: injected failures and latency (`/_emulator/faults`), applied by the gateway
 //!   after classification and before dispatch.
+//! - [`journal`], [`replay`]: `--record FILE` journals every API exchange (secrets redacted
+//!   unless asked for); `emulator replay FILE` sends a journal again to a fresh instance with
+//!   the same seed and clock and reports the first response that differs.
 //! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
 //!   key and timestamp, so a run can be reproduced exactly.
 //!
@@ -48,7 +51,9 @@ pub mod error;
 pub mod faults;
 pub mod gateway;
 pub mod invoke;
+pub mod journal;
 pub mod protocol;
+pub mod replay;
 pub mod rng;
 pub mod services;
 pub mod state;
@@ -144,6 +149,12 @@ impl EmulatorBuilder {
         self.config.ws_idle_timeout = after;
         self
     }
+    /// Journals every API request and response to `path` (see [`journal`]).
+    pub fn record(mut self, path: impl Into<PathBuf>, secrets: bool) -> Self {
+        self.config.record = Some(path.into());
+        self.config.record_secrets = secrets;
+        self
+    }
     /// A fault in force from the start (see [`faults`]).
     pub fn fault(mut self, spec: faults::FaultSpec) -> Self {
         self.config.faults.push(spec);
@@ -168,6 +179,12 @@ impl EmulatorBuilder {
             None => Clock::wall(),
         };
         let endpoint = format!("http://{}", display_addr(&config.host, addr));
+        let journal = match &config.record {
+            Some(path) => {
+                Some(journal::Journal::create(path, &journal::Journal::header(&config, clock.now(), &endpoint))?)
+            }
+            None => None,
+        };
         let given = self.lambda;
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build()?;
         let emu = Arc::new_cyclic(|me| Emu {
@@ -187,6 +204,7 @@ impl EmulatorBuilder {
             requests: Default::default(),
             web_app: Default::default(),
             faults: Default::default(),
+            journal,
         });
         for spec in emu.config.faults.clone() {
             emu.faults.add(spec, emu.config.seed).map_err(|e| anyhow::anyhow!("fault: {e}"))?;

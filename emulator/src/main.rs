@@ -31,6 +31,18 @@ enum Command {
     /// Serve, provision a SAM/CloudFormation template into the emulator, print where everything
     /// is, then serve until Ctrl-C.
     Up(UpArgs),
+    /// Send a journal recorded with --record again to a fresh instance (same seed, clock,
+    /// endpoint) and report the first response that differs; exits 1 if one does.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The journal (JSON lines, as --record writes them).
+    file: PathBuf,
+    /// Listen on this port instead of the recorded one (token issuers contain the port).
+    #[arg(long)]
+    port: Option<u16>,
 }
 
 #[derive(Args)]
@@ -122,6 +134,12 @@ struct ServeArgs {
     /// Inject the faults in FILE from the start (YAML or JSON: a list, or `faults:` with a list).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
+    /// Journal every API request and response to FILE (JSON lines; secrets redacted).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Keep passwords, tokens, plaintexts and signatures in the journal (needed to replay it).
+    #[arg(long, requires = "record")]
+    record_secrets: bool,
 }
 
 impl ServeArgs {
@@ -141,6 +159,8 @@ impl ServeArgs {
                 Some(file) => emulator::faults::load_file(file).map_err(|e| anyhow::anyhow!("--faults {e:#}"))?,
                 None => Vec::new(),
             },
+            record: self.record,
+            record_secrets: self.record_secrets,
             ..Config::default()
         };
         let root = config.root_arn();
@@ -177,6 +197,14 @@ async fn main() -> anyhow::Result<()> {
             );
             print(&banner);
             emu.wait_for_signal().await;
+        }
+        Command::Replay(args) => {
+            let options = emulator::replay::ReplayOptions { port: args.port };
+            let report = emulator::replay::replay(&args.file, &options).await?;
+            print(&report.to_string());
+            if !report.identical() {
+                std::process::exit(1);
+            }
         }
         Command::Up(args) => {
             let started = std::time::Instant::now();

@@ -38,6 +38,8 @@ pub struct Emu {
     pub web_app: std::sync::RwLock<Option<Arc<crate::webapp::WebApp>>>,
     /// Injected failures and latency (`/_emulator/faults`).
     pub faults: crate::faults::Faults,
+    /// Where API requests and responses are journaled (`--record`), if anywhere.
+    pub journal: Option<crate::journal::Journal>,
 }
 
 impl Emu {

@@ -16,6 +16,7 @@ mod dynamodb;
 mod dynamodb_model;
 mod dynamodb_streams;
 mod faults;
+mod journal;
 mod kms;
 mod lambda;
 mod lambda_events;
