@@ -115,6 +115,27 @@ pub struct Injection {
 }
 
 impl Injection {
+    /// A one-call fault doing exactly this to `service`'s `operation`: what the journal keeps,
+    /// so that a replay meets the same fault at the same call.
+    pub fn as_spec(&self, service: &str, operation: Option<&str>) -> FaultSpec {
+        FaultSpec {
+            id: Some(self.fault.clone()),
+            service: service.to_string(),
+            operation: operation.map(str::to_string),
+            error: self.error.as_ref().map(|e| ErrorSpec {
+                code: e.code.to_string(),
+                status: Some(e.status.as_u16()),
+                message: Some(e.message.clone()),
+            }),
+            latency_ms: self.latency.map(|d| d.as_millis() as u64),
+            count: Some(1),
+            percent: None,
+            seed: None,
+        }
+    }
+}
+
+impl Injection {
     /// Waits out the latency; the error to answer with, if any.
     pub async fn apply(self) -> Option<AwsError> {
         if let Some(latency) = self.latency {

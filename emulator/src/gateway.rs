@@ -91,6 +91,7 @@ struct Exchange {
     operation: Option<String>,
     request_id: String,
     request_body: bytes::Bytes,
+    fault: Option<crate::faults::FaultSpec>,
 }
 
 /// Journals the gateway's exchanges (`--record`) as the client receives them, CORS headers
@@ -114,6 +115,7 @@ async fn journal_exchange(State(emu): State<Arc<Emu>>, req: Request, next: axum:
         (&req_parts, &exchange.request_body),
         (&resp_parts, &body),
         Some(&exchange.request_id),
+        exchange.fault,
     );
     Response::from_parts(resp_parts, Body::from(body))
 }
@@ -249,6 +251,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     let head = parts.method == Method::HEAD;
     let mut action: Option<String> = None;
     let mut request_body = bytes::Bytes::new();
+    let mut injected_fault = None;
 
     let outcome = async {
         let body = read_body(&emu, &parts.headers, body, &route).await?;
@@ -271,6 +274,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
         action = query.as_ref().and_then(|q| q.action()).map(str::to_string);
         let (service, operation) = operation_of(&route, &parts.method, &parts.uri, action.clone());
         if let Some(injected) = emu.faults.check(service, operation.as_deref()) {
+            injected_fault = Some(injected.as_spec(service, operation.as_deref()));
             tracing::debug!(fault = %injected.fault, service, operation = operation.as_deref().unwrap_or(""), "fault");
             if let Some(e) = injected.apply().await {
                 if let Some(q) = &query
@@ -331,6 +335,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             operation: operation.clone(),
             request_id: request_id.clone(),
             request_body,
+            fault: injected_fault,
         });
     }
     emu.requests.record(

@@ -22,6 +22,9 @@
 //! it was, so a replay stops there and says so. Journals meant for replay are recorded with
 //! `--record-secrets` (and then hold passwords, tokens and plaintexts: treat them as secrets).
 //!
+//! A call that met an injected fault carries it (`fault`), so a replay injects the same fault
+//! for that call.
+//!
 //! Only the gateway's API requests are journaled: `/_emulator/*` calls (the clock's advances
 //! show as the entries' times), API stages and WebSocket traffic are not.
 
@@ -90,6 +93,9 @@ pub struct Entry {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The injected fault this call met ([`crate::faults`]), as a one-call fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<crate::faults::FaultSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,6 +209,7 @@ impl Journal {
         request: (&http::request::Parts, &[u8]),
         response: (&http::response::Parts, &[u8]),
         request_id: Option<&str>,
+        fault: Option<crate::faults::FaultSpec>,
     ) {
         let (req, req_body) = request;
         let (resp, resp_body) = response;
@@ -235,6 +242,7 @@ impl Journal {
             response: Response { status: resp.status.as_u16(), headers: resp_headers, body: response_body },
             status: resp.status.as_u16(),
             request_id: request_id.map(str::to_string),
+            fault,
         };
         let written =
             serde_json::to_string(&entry).map_err(std::io::Error::other).and_then(|line| writeln!(out.file, "{line}"));

@@ -12,6 +12,7 @@
 //!   lost a secret to redaction cannot be sent again: the replay stops there and says so.
 //! - The endpoint is part of the state (Cognito's token issuer is `{endpoint}/{pool}`), so the
 //!   replay listens where the recording did unless told otherwise.
+//! - A call that met an injected fault in the recording meets the same fault again.
 //! - Journals of a seeded instance with a frozen clock replay exactly; others are replayed with a
 //!   warning, and ids or timestamps will differ.
 
@@ -146,7 +147,14 @@ async fn run(handle: &crate::EmulatorHandle, header: &Header, entries: &[Entry])
         if entry.time > now {
             clock.advance(entry.time - now);
         }
+        let fault = match &entry.fault {
+            Some(spec) => Some(handle.state().faults.add(spec.clone(), header.seed).map_err(|e| anyhow::anyhow!(e))?),
+            None => None,
+        };
         let (status, headers, body) = send(&http, handle.url(), port, entry).await?;
+        if let Some(fault) = fault {
+            handle.state().faults.remove(&fault.id);
+        }
         let recorded_body = entry.response.body.bytes()?;
         let body = match header.secrets {
             true => body,
@@ -228,7 +236,7 @@ fn document<H: AsHeaders + ?Sized>(status: u16, headers: &H, body: &[u8], pretty
         Ok(text) => {
             let mut text = text.to_string();
             for id in &ids {
-                text = text.replace(id, "<request-id>");
+                text = text.replace(id, "{request-id}");
             }
             if !pretty {
                 return format!("HTTP {status}\n{}\n\n{text}\n", shown.join("\n"));

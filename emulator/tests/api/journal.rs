@@ -1,5 +1,6 @@
 //! Record and replay: a session of SDK calls across S3, DynamoDB, KMS and Cognito recorded with
-//! `--record` under a seed and a frozen clock replays with every response identical; a tampered
+//! `--record` under a seed and a frozen clock (a fault met on the way included) replays with
+//! every response identical; a tampered
 //! response is reported with a diff; without `--record-secrets` the journal holds no password,
 //! token, plaintext or signature, and the replay says where it has to stop.
 
@@ -7,8 +8,9 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
 use aws_sdk_kms::primitives::Blob;
+use aws_smithy_types::retry::RetryConfig;
 use emulator::replay::{Outcome, ReplayOptions, replay};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cognito::{PASSWORD, client, login, pool, signed_up};
 use crate::common;
@@ -17,7 +19,10 @@ const PLAINTEXT: &str = "the plaintext nobody may read";
 
 /// Runs the session; returns the access token it was given.
 async fn session(url: &str) -> String {
-    let cfg = common::sdk_config(url);
+    let cfg = common::sdk_config(url)
+        .into_builder()
+        .retry_config(RetryConfig::standard().with_initial_backoff(std::time::Duration::from_millis(5)))
+        .build();
     let s3 = common::s3_with(&cfg);
     s3.create_bucket().bucket("journal").send().await.unwrap();
     s3.put_object().bucket("journal").key("a.txt").body(b"hello".to_vec().into()).send().await.unwrap();
@@ -42,6 +47,11 @@ async fn session(url: &str) -> String {
         .send()
         .await
         .unwrap();
+    // One throttle, absorbed by the SDK's retry: the journal keeps the fault with the call.
+    let fault =
+        json!({"service": "dynamodb", "operation": "GetItem", "count": 1, "error": {"code": "ThrottlingException"}});
+    let r = common::http().post(format!("{url}/_emulator/faults")).json(&fault).send().await.unwrap();
+    assert_eq!(r.status(), 201);
     db.get_item().table_name("items").key("pk", AttributeValue::S("one".into())).send().await.unwrap();
 
     let kms = aws_sdk_kms::Client::new(&cfg);
@@ -103,7 +113,10 @@ async fn a_seeded_session_replays_identically_and_a_tampered_response_is_reporte
     assert!(report.warnings.is_empty(), "{report}");
 
     // One response changed in the journal: the replay stops there and shows the member.
-    let get_item = entries.iter().find(|e| e["operation"] == "GetItem").unwrap();
+    let throttled = entries.iter().find(|e| e["operation"] == "GetItem").unwrap();
+    assert_eq!(throttled["status"], 400);
+    assert_eq!(throttled["fault"]["error"]["code"], "ThrottlingException");
+    let get_item = entries.iter().find(|e| e["operation"] == "GetItem" && e["status"] == 200).unwrap();
     let seq = get_item["seq"].as_u64().unwrap();
     let tampered: Vec<String> = journal
         .iter()
