@@ -23,6 +23,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::console::requests::Served;
 use crate::error::AwsError;
+use crate::journal::Exchange;
 use crate::protocol::aws_json::{self, JSON_1_1};
 use crate::protocol::aws_query::{self, QueryInput};
 use crate::protocol::sigv4::{self, Signature, SignedRequest};
@@ -83,17 +84,6 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
     resp
 }
 
-/// What the gateway tells the journal about a request it served (a response extension).
-#[derive(Debug, Clone)]
-struct Exchange {
-    arrived: chrono::DateTime<chrono::Utc>,
-    service: &'static str,
-    operation: Option<String>,
-    request_id: String,
-    request_body: bytes::Bytes,
-    fault: Option<crate::faults::FaultSpec>,
-}
-
 /// Journals the gateway's exchanges (`--record`) as the client receives them, CORS headers
 /// included; other routes pass through.
 async fn journal_exchange(State(emu): State<Arc<Emu>>, req: Request, next: axum::middleware::Next) -> Response {
@@ -108,15 +98,7 @@ async fn journal_exchange(State(emu): State<Arc<Emu>>, req: Request, next: axum:
     };
     let (resp_parts, body) = resp.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    journal.record(
-        exchange.arrived,
-        exchange.service,
-        exchange.operation.as_deref(),
-        (&req_parts, &exchange.request_body),
-        (&resp_parts, &body),
-        Some(&exchange.request_id),
-        exchange.fault,
-    );
+    journal.record(exchange, &req_parts, &resp_parts, &body);
     Response::from_parts(resp_parts, Body::from(body))
 }
 

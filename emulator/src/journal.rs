@@ -151,6 +151,18 @@ impl Body {
     }
 }
 
+/// What the gateway tells the journal about a request it served, beyond the HTTP messages
+/// (passed as a response extension to the journal layer).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub arrived: DateTime<Utc>,
+    pub service: &'static str,
+    pub operation: Option<String>,
+    pub request_id: String,
+    pub request_body: bytes::Bytes,
+    pub fault: Option<crate::faults::FaultSpec>,
+}
+
 /// An open journal (`Emu::journal`).
 #[derive(Debug)]
 pub struct Journal {
@@ -203,16 +215,13 @@ impl Journal {
     /// Appends one exchange, redacting secrets unless they are recorded.
     pub fn record(
         &self,
-        time: DateTime<Utc>,
-        service: &str,
-        operation: Option<&str>,
-        request: (&http::request::Parts, &[u8]),
-        response: (&http::response::Parts, &[u8]),
-        request_id: Option<&str>,
-        fault: Option<crate::faults::FaultSpec>,
+        exchange: Exchange,
+        req: &http::request::Parts,
+        resp: &http::response::Parts,
+        resp_body: &[u8],
     ) {
-        let (req, req_body) = request;
-        let (resp, resp_body) = response;
+        let service = exchange.service;
+        let req_body: &[u8] = &exchange.request_body;
         let path = req.uri.path_and_query().map_or(req.uri.path(), |p| p.as_str());
         let mut body = Body::from_bytes(req_body);
         let mut redacted = false;
@@ -235,14 +244,14 @@ impl Journal {
         out.seq += 1;
         let entry = Entry {
             seq: out.seq,
-            time,
+            time: exchange.arrived,
             service: service.to_string(),
-            operation: operation.map(str::to_string),
+            operation: exchange.operation,
             request: Request { method: req.method.to_string(), path, headers: req_headers, body, redacted },
             response: Response { status: resp.status.as_u16(), headers: resp_headers, body: response_body },
             status: resp.status.as_u16(),
-            request_id: request_id.map(str::to_string),
-            fault,
+            request_id: Some(exchange.request_id),
+            fault: exchange.fault,
         };
         let written =
             serde_json::to_string(&entry).map_err(std::io::Error::other).and_then(|line| writeln!(out.file, "{line}"));
