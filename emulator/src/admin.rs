@@ -15,6 +15,8 @@
 //! | `POST /faults`           | inject a fault (`FaultSpec` JSON, or a list of them); answers it with its id |
 //! | `GET  /faults[/{id}]`    | every fault (or one) with `remaining`, `matched`, `hits`, `active` |
 //! | `DELETE /faults[/{id}]`  | remove every fault, or one                             |
+//! | `GET  /state`            | the whole state as a fixture (JSON; see [`crate::fixtures`]) |
+//! | `POST /state`            | load a fixture (YAML or JSON): exact state, clock, RNG, faults, world sections |
 //! | `GET  /ui`               | the console: a read-only web UI over the instance's state |
 //! | `GET  /console/pools`    | console view: user pools and their users (`/console/pools/{pool}/users?limit=&cursor=`) |
 //! | `GET  /console/tables`   | console view: tables (`/console/tables/{table}/items?limit=&cursor=`) |
@@ -51,6 +53,7 @@ pub fn router() -> Router<Arc<Emu>> {
         .route("/lambda/functions", post(register_function))
         .route("/logs", get(logs))
         .route("/apigw/apis", post(register_api).get(list_apis))
+        .route("/state", get(export_state).post(load_state))
         .route("/faults", get(list_faults).post(add_faults).delete(clear_faults))
         .route("/faults/{id}", get(get_fault).delete(delete_fault))
         .merge(crate::console::router())
@@ -228,5 +231,27 @@ async fn delete_fault(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Re
         Json(json!({ "deleted": id })).into_response()
     } else {
         (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no fault {id:?}") }))).into_response()
+    }
+}
+
+async fn export_state(State(emu): State<Arc<Emu>>) -> Response {
+    match crate::fixtures::export(&emu).await {
+        Ok(fixture) => Json(fixture).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))).into_response(),
+    }
+}
+
+/// `POST /state`: a fixture document, YAML or JSON.
+async fn load_state(State(emu): State<Arc<Emu>>, body: bytes::Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return bad_request("the body is not UTF-8 text");
+    };
+    let fixture = match crate::fixtures::parse(text) {
+        Ok(f) => f,
+        Err(e) => return bad_request(format!("not a fixture: {e}")),
+    };
+    match crate::fixtures::load(&emu, &fixture).await {
+        Ok(()) => Json(json!({ "loaded": true, "clock": now(&emu) })).into_response(),
+        Err(e) => bad_request(e),
     }
 }

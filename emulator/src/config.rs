@@ -60,6 +60,8 @@ pub struct Config {
     pub record: Option<PathBuf>,
     /// Keep secrets (passwords, tokens, plaintexts, signatures) in the journal.
     pub record_secrets: bool,
+    /// A fixture loaded once the instance has started (`--fixture`; see [`crate::fixtures`]).
+    pub fixture: Option<crate::fixtures::Fixture>,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             faults: Vec::new(),
             record: None,
             record_secrets: false,
+            fixture: None,
         }
     }
 }

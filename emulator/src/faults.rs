@@ -106,6 +106,23 @@ pub struct FaultView {
     pub active: bool,
 }
 
+impl FaultView {
+    /// The fault as it stands, as a spec that recreates it: what is left of its count (its
+    /// percentage draws start afresh).
+    pub fn as_spec(&self) -> FaultSpec {
+        FaultSpec {
+            id: Some(self.id.clone()),
+            service: self.service.clone(),
+            operation: self.operation.clone(),
+            error: self.error.clone(),
+            latency_ms: self.latency_ms,
+            count: self.remaining,
+            percent: self.percent,
+            seed: None,
+        }
+    }
+}
+
 /// What the gateway does to one call.
 #[derive(Debug, Clone)]
 pub struct Injection {

@@ -27,6 +27,9 @@
 //! - [`webapp`]: the application's static web client at `/_app/`, configured from the stack.
 //! - [`faults`]: injected failures and latency (`/_emulator/faults`), applied by the gateway
 //!   after classification and before dispatch.
+//! - [`fixtures`]: a world in one YAML document — exact state (every table's rows, clock, RNG
+//!   position, faults) as `export` writes it, plus hand-written tables and user pools loaded
+//!   through the services' handlers; [`store::dump`] is the generic table dump beneath it.
 //! - [`journal`], [`replay`]: `--record FILE` journals every API exchange (secrets redacted
 //!   unless asked for); `emulator replay FILE` sends a journal again to a fresh instance with
 //!   the same seed and clock and reports the first response that differs.
@@ -49,6 +52,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod faults;
+pub mod fixtures;
 pub mod gateway;
 pub mod invoke;
 pub mod journal;
@@ -149,6 +153,11 @@ impl EmulatorBuilder {
         self.config.ws_idle_timeout = after;
         self
     }
+    /// Loads `fixture` once started (see [`fixtures`]).
+    pub fn fixture(mut self, fixture: fixtures::Fixture) -> Self {
+        self.config.fixture = Some(fixture);
+        self
+    }
     /// Journals every API request and response to `path` (see [`journal`]).
     pub fn record(mut self, path: impl Into<PathBuf>, secrets: bool) -> Self {
         self.config.record = Some(path.into());
@@ -210,6 +219,9 @@ impl EmulatorBuilder {
             emu.faults.add(spec, emu.config.seed).map_err(|e| anyhow::anyhow!("fault: {e}"))?;
         }
         emu.functions.resume(&emu).await?;
+        if let Some(fixture) = &emu.config.fixture {
+            fixtures::load(&emu, fixture).await.map_err(|e| anyhow::anyhow!("fixture: {e}"))?;
+        }
         let app = gateway::router(emu.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -16,6 +16,7 @@ mod dynamodb;
 mod dynamodb_model;
 mod dynamodb_streams;
 mod faults;
+mod fixtures;
 mod journal;
 mod kms;
 mod lambda;
