@@ -14,7 +14,8 @@
 //! - **World**, written by hand and applied after `state`, through the services' own handlers
 //!   (so it gets AWS's validation, hashing and encryption): `tables` with their `items`,
 //!   `pools` with their `clients` and `users` (passwords, attributes, confirmed or not). A
-//!   world section never wipes: it adds to what is there.
+//!   world section never wipes: it adds what is missing (tables, pools with their clients,
+//!   users) and puts its items, so loading a world twice is harmless.
 //!
 //! `seed` reseeds the generator (for hand-written fixtures); `rng` wins when both are given.
 
@@ -107,7 +108,8 @@ pub struct PoolSpec {
     /// The pool's name; an existing pool of that name is used. A new pool verifies e-mail
     /// addresses by mailed code.
     pub name: String,
-    /// App clients by name (password and refresh-token flows allowed).
+    /// App clients by name (password, SRP and refresh-token flows allowed), created with the
+    /// pool.
     #[serde(default)]
     pub clients: Vec<String>,
     #[serde(default)]
@@ -241,17 +243,18 @@ async fn load_pool(ctx: &Ctx, pool: &PoolSpec) -> Result<(), String> {
         .flatten()
         .find(|p| p["Name"] == pool.name.as_str())
         .and_then(|p| p["Id"].as_str().map(str::to_string));
-    let pool_id = match existing {
-        Some(id) => id,
+    let (pool_id, new) = match existing {
+        Some(id) => (id, false),
         None => {
             // E-mail verified automatically, as sign-up by mailed code needs.
             let created =
                 call("CreateUserPool", json!({ "PoolName": pool.name, "AutoVerifiedAttributes": ["email"] })).await?;
-            created["UserPool"]["Id"].as_str().ok_or("CreateUserPool: no id")?.to_string()
+            (created["UserPool"]["Id"].as_str().ok_or("CreateUserPool: no id")?.to_string(), true)
         }
     };
+    // Clients come with the pool: an existing pool keeps the clients it has.
     let mut client_ids = Vec::new();
-    for client in &pool.clients {
+    for client in pool.clients.iter().filter(|_| new) {
         let created = call(
             "CreateUserPoolClient",
             json!({ "UserPoolId": pool_id, "ClientName": client,
@@ -261,6 +264,11 @@ async fn load_pool(ctx: &Ctx, pool: &PoolSpec) -> Result<(), String> {
         client_ids.push(created["UserPoolClient"]["ClientId"].as_str().unwrap_or_default().to_string());
     }
     for user in &pool.users {
+        let known = call("AdminGetUser", json!({ "UserPoolId": pool_id, "Username": user.username })).await.is_ok();
+        if known {
+            // Loading a world again leaves its users as they are.
+            continue;
+        }
         let attributes: Vec<Value> = user.attributes.iter().map(|(k, v)| json!({ "Name": k, "Value": v })).collect();
         if !user.confirmed {
             // Unconfirmed means signed up, code mailed, not yet confirmed: sign up as a user would.

@@ -136,6 +136,12 @@ async fn a_hand_written_world_loads_through_the_services() {
     assert_eq!(common::code(&e), "UserNotConfirmedException");
     assert_eq!(common::mailbox(url, "carol@example.com").await.len(), 1, "carol's code was mailed");
 
+    // Loading the world again changes nothing that is there.
+    let (status, answer) = load(url, include_str!("../../../fixtures/example.yaml").to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(login(&idp, &client_id, "alice", PASSWORD).await.id_token.is_some());
+    assert_eq!(idp.list_user_pools().max_results(10).send().await.unwrap().user_pools().len(), 1);
+
     let faults: Value =
         common::http().get(format!("{url}/_emulator/faults")).send().await.unwrap().json().await.unwrap();
     assert_eq!(faults["faults"][0]["id"], "slow-scan");
