@@ -62,6 +62,8 @@ pub struct Config {
     pub record_secrets: bool,
     /// A fixture loaded once the instance has started (`--fixture`; see [`crate::fixtures`]).
     pub fixture: Option<crate::fixtures::Fixture>,
+    /// The file `fixture` came from, for the journal's header (a replay loads it again).
+    pub fixture_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -88,6 +90,7 @@ impl Default for Config {
             record: None,
             record_secrets: false,
             fixture: None,
+            fixture_file: None,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! ([`crate::replay`]).
 //!
 //! The first line is a [`Header`]: what a replay needs to start an identical instance (seed,
-//! clock, region, account, endpoint, credentials' principals, version). Each further line is an
+//! clock, region, account, endpoint, credentials' principals, the fixture file loaded at start,
+//! version). Each further line is an
 //! [`Entry`]: the emulator-clock time the request arrived, service and operation (as the request
 //! log names them), the request (method, path and query, headers, body) and the response
 //! (status, headers, body). Bodies are UTF-8 text where they are valid UTF-8, else base64
@@ -67,6 +68,9 @@ pub struct Header {
     pub credentials: Vec<JournalCredential>,
     /// Whether secrets were recorded (`--record-secrets`).
     pub secrets: bool,
+    /// The fixture the instance loaded at start (`--fixture`), which a replay loads again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixture: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +213,7 @@ impl Journal {
                 })
                 .collect(),
             secrets: config.record_secrets,
+            fixture: config.fixture_file.clone(),
         }
     }
 

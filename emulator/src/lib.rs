@@ -158,6 +158,13 @@ impl EmulatorBuilder {
         self.config.fixture = Some(fixture);
         self
     }
+    /// Loads the fixture in `file` once started, and names the file in the journal's header.
+    pub fn fixture_file(mut self, file: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        let file = file.into();
+        self.config.fixture = Some(fixtures::read(&file)?);
+        self.config.fixture_file = Some(std::path::absolute(&file).unwrap_or(file));
+        Ok(self)
+    }
     /// Journals every API request and response to `path` (see [`journal`]).
     pub fn record(mut self, path: impl Into<PathBuf>, secrets: bool) -> Self {
         self.config.record = Some(path.into());

@@ -68,6 +68,9 @@ struct ReplayArgs {
     /// Listen on this port instead of the recorded one (token issuers contain the port).
     #[arg(long)]
     port: Option<u16>,
+    /// Load this fixture at start instead of the one the journal names.
+    #[arg(long, value_name = "FILE")]
+    fixture: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -191,6 +194,7 @@ impl ServeArgs {
                 Some(file) => Some(emulator::fixtures::read(file)?),
                 None => None,
             },
+            fixture_file: self.fixture.as_ref().map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
             record: self.record,
             record_secrets: self.record_secrets,
             ..Config::default()
@@ -269,7 +273,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Replay(args) => {
-            let options = emulator::replay::ReplayOptions { port: args.port };
+            let options = emulator::replay::ReplayOptions { port: args.port, fixture: args.fixture };
             let report = emulator::replay::replay(&args.file, &options).await?;
             print(&report.to_string());
             if !report.identical() {

@@ -1,7 +1,8 @@
 //! `emulator replay FILE`: sends a journal ([`crate::journal`]) again, request by request, to a
 //! fresh in-memory instance started as the recording one was — same seed, same frozen clock
-//! (advanced to each entry's time before it is sent), region, account, credentials and
-//! endpoint — and compares each response with the recorded one.
+//! (advanced to each entry's time before it is sent), region, account, credentials, endpoint
+//! and fixture (the file the header names, or [`ReplayOptions::fixture`]) — and compares each
+//! response with the recorded one.
 //!
 //! Status, headers and body must match exactly once request ids (`x-amzn-RequestId`,
 //! `x-amz-request-id`, `x-amz-id-2` and their occurrences in the body) and the `Date` header are
@@ -28,6 +29,8 @@ use crate::journal::{self, Entry, Header};
 pub struct ReplayOptions {
     /// Listen here instead of the recorded endpoint's port (0: any free port).
     pub port: Option<u16>,
+    /// Load this fixture at start instead of the one the journal's header names.
+    pub fixture: Option<std::path::PathBuf>,
 }
 
 /// How a replay ended.
@@ -116,7 +119,11 @@ pub async fn replay(path: &Path, options: &ReplayOptions) -> anyhow::Result<Repo
             .collect(),
         ..Config::default()
     };
-    let handle = crate::Emulator::builder().config(config).start().await?;
+    let mut builder = crate::Emulator::builder().config(config);
+    if let Some(file) = options.fixture.as_ref().or(header.fixture.as_ref()) {
+        builder = builder.fixture(crate::fixtures::read(file)?);
+    }
+    let handle = builder.start().await?;
     let result = run(&handle, &header, &entries).await;
     handle.shutdown().await;
     let (matched, outcome) = result?;

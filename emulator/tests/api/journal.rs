@@ -172,3 +172,30 @@ async fn journals_hold_no_secrets_unless_asked_and_replay_says_where_it_must_sto
     let encrypt = entries.iter().position(|e| e["operation"] == "Encrypt").unwrap();
     assert_eq!(report.matched, encrypt - 1);
 }
+
+#[tokio::test]
+async fn a_journal_of_an_instance_started_from_a_fixture_replays_from_the_same_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("from-fixture.jsonl");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/example.yaml");
+    let emu = common::builder().fixture_file(fixture).unwrap().record(&path, true).start().await.unwrap();
+    let cfg = common::sdk_config(emu.url());
+    let db = aws_sdk_dynamodb::Client::new(&cfg);
+    let notes = db.scan().table_name("notes").send().await.unwrap();
+    assert_eq!(notes.count(), 2);
+    db.put_item()
+        .table_name("notes")
+        .item("pk", AttributeValue::S("user#bob".into()))
+        .item("sk", AttributeValue::S("note#1".into()))
+        .send()
+        .await
+        .unwrap();
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    kms.create_key().send().await.unwrap();
+    emu.shutdown().await;
+
+    assert!(lines(&path)[0]["fixture"].as_str().unwrap().ends_with("fixtures/example.yaml"));
+    let report = replay(&path, &ReplayOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Identical, "{report}");
+    assert_eq!(report.matched, 3);
+}
