@@ -13,7 +13,9 @@
 //!   `load(export(s)) == s`.
 //! - **World**, written by hand and applied after `state`, through the services' own handlers
 //!   (so it gets AWS's validation, hashing and encryption): `tables` with their `items`,
-//!   `pools` with their `clients` and `users` (passwords, attributes, confirmed or not). A
+//!   `pools` with their `clients` and `users` (passwords, attributes, confirmed or not), KMS
+//!   `keys` (with given ids and material, so ciphertexts made elsewhere decrypt) and aliases,
+//!   `buckets` with objects (encrypted at rest as any upload), `topics` with subscriptions. A
 //!   world section never wipes: it adds what is missing (tables, pools with their clients,
 //!   users) and puts its items, so loading a world twice is harmless.
 //!
@@ -61,6 +63,68 @@ pub struct Fixture {
     /// Cognito user pools to create (if missing), with clients and users.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<PoolSpec>,
+    /// KMS keys (with their material, so existing ciphertexts decrypt) and aliases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KmsKeySpec>,
+    /// S3 buckets to create (if missing) and objects to put.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<BucketSpec>,
+    /// SNS topics to create and subscriptions to make.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<TopicSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KmsKeySpec {
+    /// The key id (a UUID); default: generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// 32 bytes of AES-256 key material, base64; default: generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// `alias/…` names pointing at the key.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BucketSpec {
+    pub name: String,
+    #[serde(default)]
+    pub objects: Vec<ObjectSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectSpec {
+    pub key: String,
+    /// The body as text, or `base64` for bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopicSpec {
+    pub name: String,
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionSpec {
+    /// `email`, `email-json`, `sms`, `http`, `https`, `lambda`.
+    pub protocol: String,
+    pub endpoint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +223,9 @@ pub async fn export(emu: &Emu) -> anyhow::Result<Fixture> {
         state: Some(state),
         tables: Vec::new(),
         pools: Vec::new(),
+        keys: Vec::new(),
+        buckets: Vec::new(),
+        topics: Vec::new(),
     })
 }
 
@@ -200,6 +267,135 @@ pub async fn load(emu: &Arc<Emu>, fixture: &Fixture) -> Result<(), String> {
     }
     for pool in &fixture.pools {
         load_pool(&ctx, pool).await.map_err(|e| format!("pool {}: {e}", pool.name))?;
+    }
+    for (i, key) in fixture.keys.iter().enumerate() {
+        load_key(&ctx, key)
+            .await
+            .map_err(|e| format!("key {}: {e}", key.id.clone().unwrap_or_else(|| i.to_string())))?;
+    }
+    for bucket in &fixture.buckets {
+        load_bucket(&ctx, bucket).await.map_err(|e| format!("bucket {}: {e}", bucket.name))?;
+    }
+    for topic in &fixture.topics {
+        load_topic(&ctx, topic).await.map_err(|e| format!("topic {}: {e}", topic.name))?;
+    }
+    Ok(())
+}
+
+async fn load_key(ctx: &Ctx, spec: &KmsKeySpec) -> Result<(), String> {
+    use crate::services::kms::keys;
+    use base64::Engine as _;
+    let exists = match &spec.id {
+        Some(id) => keys::load(ctx, id).await.map_err(|e| e.message)?.is_some(),
+        None => false,
+    };
+    let key_id = if exists {
+        spec.id.clone().unwrap_or_default()
+    } else {
+        let mut key = keys::new_key(ctx, spec.description.clone(), None, "CUSTOMER");
+        if let Some(id) = &spec.id {
+            if !keys::is_uuid(id) {
+                return Err("`id` must be a UUID".into());
+            }
+            key.key_id = id.clone();
+            key.arn = keys::key_arn(ctx, id);
+        }
+        if let Some(material) = &spec.material {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(material)
+                .map_err(|e| format!("`material` is not base64: {e}"))?;
+            if bytes.len() != 32 {
+                return Err(format!("`material` must be 32 bytes, got {}", bytes.len()));
+            }
+            key.material = bytes;
+        }
+        let mut conn = ctx.store().pool().acquire().await.map_err(|e| e.to_string())?;
+        keys::insert(&mut conn, &key).await.map_err(|e| e.message)?;
+        key.key_id
+    };
+    for alias in &spec.aliases {
+        let created =
+            call_json(ctx, JsonService::Kms, "CreateAlias", &json!({ "AliasName": alias, "TargetKeyId": key_id }))
+                .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.code == "AlreadyExistsException" => {}
+            Err(e) => return Err(format!("CreateAlias {alias}: {} {}", e.code, e.message)),
+        }
+    }
+    Ok(())
+}
+
+/// Runs an S3 request in process, through the handler an SDK request reaches.
+async fn s3_call(
+    ctx: &Ctx,
+    method: http::Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Result<(), String> {
+    let uri: http::Uri = path.parse().map_err(|e| format!("{path}: {e}"))?;
+    let mut headers = http::HeaderMap::new();
+    if let Some(ct) = content_type {
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_str(ct).map_err(|e| e.to_string())?);
+    }
+    let req = crate::protocol::HttpRequest { method, uri, headers, body: body.into() };
+    crate::services::s3::handle(ctx, &req).await.map(|_| ()).map_err(|e| format!("{} {}", e.code, e.message))
+}
+
+async fn load_bucket(ctx: &Ctx, bucket: &BucketSpec) -> Result<(), String> {
+    use base64::Engine as _;
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    match s3_call(ctx, http::Method::PUT, &format!("/{}", enc(&bucket.name)), None, Vec::new()).await {
+        Ok(()) => {}
+        Err(e) if e.starts_with("BucketAlreadyOwnedByYou") => {}
+        Err(e) => return Err(format!("CreateBucket: {e}")),
+    }
+    for object in &bucket.objects {
+        let body = match (&object.body, &object.base64) {
+            (Some(text), None) => text.as_bytes().to_vec(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| format!("object {}: `base64` is not base64: {e}", object.key))?,
+            (None, None) => Vec::new(),
+            (Some(_), Some(_)) => return Err(format!("object {}: give `body` or `base64`, not both", object.key)),
+        };
+        let path = format!("/{}/{}", enc(&bucket.name), object.key.split('/').map(enc).collect::<Vec<_>>().join("/"));
+        s3_call(ctx, http::Method::PUT, &path, object.content_type.as_deref(), body)
+            .await
+            .map_err(|e| format!("PutObject {}: {e}", object.key))?;
+    }
+    Ok(())
+}
+
+async fn load_topic(ctx: &Ctx, topic: &TopicSpec) -> Result<(), String> {
+    use crate::protocol::aws_query::QueryInput;
+    let call = |pairs: Vec<(&'static str, String)>| async move {
+        let form = serde_urlencoded::to_string(&pairs).map_err(|e| e.to_string())?;
+        let input = QueryInput::parse(form.as_bytes()).map_err(|e| e.message)?;
+        let resp = crate::services::sns::handle(ctx, &input).await.map_err(|e| format!("{} {}", e.code, e.message))?;
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(String::from_utf8_lossy(&body).into_owned())
+    };
+    // CreateTopic is idempotent by name; its ARN follows from the name.
+    call(vec![
+        ("Action", "CreateTopic".into()),
+        ("Version", crate::services::sns::VERSION.into()),
+        ("Name", topic.name.clone()),
+    ])
+    .await
+    .map_err(|e| format!("CreateTopic: {e}"))?;
+    let arn = format!("arn:aws:sns:{}:{}:{}", ctx.region, ctx.account(), topic.name);
+    for s in &topic.subscriptions {
+        call(vec![
+            ("Action", "Subscribe".into()),
+            ("Version", crate::services::sns::VERSION.into()),
+            ("TopicArn", arn.clone()),
+            ("Protocol", s.protocol.clone()),
+            ("Endpoint", s.endpoint.clone()),
+        ])
+        .await
+        .map_err(|e| format!("Subscribe {} {}: {e}", s.protocol, s.endpoint))?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Fixtures: an instance's whole state exported and loaded into another is the same state
 //! (`load(export(s)) == s`) and behaves the same — objects, ciphertexts and passwords still
 //! open, and the next generated id is the one the first instance would have made; a
-//! hand-written world loads through the services' handlers.
+//! hand-written world loads through the services' handlers, keys with their material included.
 
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
@@ -136,11 +136,45 @@ async fn a_hand_written_world_loads_through_the_services() {
     assert_eq!(common::code(&e), "UserNotConfirmedException");
     assert_eq!(common::mailbox(url, "carol@example.com").await.len(), 1, "carol's code was mailed");
 
+    // A key with given material: a ciphertext made here opens in another instance of the world.
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    let sealed = kms.encrypt().key_id("alias/notes").plaintext(Blob::new("note")).send().await.unwrap();
+    let other = common::builder()
+        .seed(99)
+        .fixture(emulator::fixtures::parse(include_str!("../../../fixtures/example.yaml")).unwrap())
+        .start()
+        .await
+        .unwrap();
+    let opened = aws_sdk_kms::Client::new(&common::sdk_config(other.url()))
+        .decrypt()
+        .ciphertext_blob(sealed.ciphertext_blob.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"note");
+    assert_eq!(opened.key_id.unwrap(), "arn:aws:kms:us-east-1:000000000000:key/5f0c6a3e-2b1d-4c8e-9a7f-1e2d3c4b5a69");
+
+    // Objects, stored as any upload; a topic with its subscription waiting for confirmation.
+    let s3 = common::s3_with(&cfg);
+    let welcome = s3.get_object().bucket("attachments").key("welcome.txt").send().await.unwrap();
+    assert_eq!(welcome.content_type(), Some("text/plain"));
+    assert_eq!(welcome.body.collect().await.unwrap().into_bytes().as_ref(), b"Welcome!");
+    let pixel = s3.get_object().bucket("attachments").key("pixel.gif").send().await.unwrap();
+    assert_eq!(pixel.body.collect().await.unwrap().into_bytes().len(), 14);
+    let sns = aws_sdk_sns::Client::new(&cfg);
+    let topics = sns.list_topics().send().await.unwrap();
+    let topic = topics.topics()[0].topic_arn().unwrap().to_string();
+    assert!(topic.ends_with(":notices"));
+    let subs = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+    assert_eq!(subs.subscriptions()[0].endpoint(), Some("alice@example.com"));
+
     // Loading the world again changes nothing that is there.
     let (status, answer) = load(url, include_str!("../../../fixtures/example.yaml").to_string()).await;
     assert_eq!(status, 200, "{answer}");
     assert!(login(&idp, &client_id, "alice", PASSWORD).await.id_token.is_some());
     assert_eq!(idp.list_user_pools().max_results(10).send().await.unwrap().user_pools().len(), 1);
+    assert_eq!(sns.list_topics().send().await.unwrap().topics().len(), 1);
+    assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1);
 
     let faults: Value =
         common::http().get(format!("{url}/_emulator/faults")).send().await.unwrap().json().await.unwrap();
