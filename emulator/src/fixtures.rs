@@ -19,6 +19,11 @@
 //!   world section never wipes: it adds what is missing (tables, pools with their clients,
 //!   users) and puts its items, so loading a world twice is harmless.
 //!
+//! - **Application data**, `app`: users and requests made through the application's own API
+//!   (the `--demo` format), applied by `emulator up --fixture` once the stack is provisioned,
+//!   so rooms, conversations and messages given as plaintext are stored by the real backend,
+//!   encrypted as in production.
+//!
 //! `seed` reseeds the generator (for hand-written fixtures); `rng` wins when both are given.
 
 use std::collections::BTreeMap;
@@ -72,6 +77,11 @@ pub struct Fixture {
     /// SNS topics to create and subscriptions to make.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<TopicSpec>,
+    /// Users and requests made through the application's own API once `emulator up` has
+    /// provisioned the stack (the `--demo` format): rooms, conversations and messages given as
+    /// plaintext go through the real backend, so they are stored as in production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<crate::up::demo::Demo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +236,7 @@ pub async fn export(emu: &Emu) -> anyhow::Result<Fixture> {
         keys: Vec::new(),
         buckets: Vec::new(),
         topics: Vec::new(),
+        app: None,
     })
 }
 
@@ -278,6 +289,9 @@ pub async fn load(emu: &Arc<Emu>, fixture: &Fixture) -> Result<(), String> {
     }
     for topic in &fixture.topics {
         load_topic(&ctx, topic).await.map_err(|e| format!("topic {}: {e}", topic.name))?;
+    }
+    if fixture.app.is_some() {
+        tracing::info!("the fixture's `app` section is applied by `emulator up` once the stack is provisioned");
     }
     Ok(())
 }
