@@ -1,6 +1,7 @@
 //! A fixture's application data under `emulator up --fixture`: users, a room and messages given
 //! as plaintext reach the real backend through its API, so they are stored sealed as in
-//! production and read back decrypted by their readers.
+//! production and read back decrypted by their readers; the state exported and loaded under a
+//! second `emulator up` is the same chat.
 
 mod common;
 
@@ -86,5 +87,31 @@ async fn app_data_in_a_fixture_goes_through_the_backend_and_is_stored_sealed() {
         let bytes = body.body.collect().await.unwrap().into_bytes();
         assert!(!String::from_utf8_lossy(&bytes).contains("plaintext only"));
     }
+
+    // The whole state exported and loaded under a second `emulator up`: the stack's resources
+    // are reused, and Bob still reads the message with his password.
+    let exported: Value = http.get(format!("{url}/_emulator/state")).send().await.unwrap().json().await.unwrap();
     up.handle.shutdown().await;
+    let fixture: emulator::fixtures::Fixture = serde_json::from_value(exported).unwrap();
+    let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true).fixture(fixture);
+    let again = emulator::up::up(builder, &options).await.expect("the stack comes up on the exported state");
+    assert!(
+        again.stack.resources.iter().all(|r| r.status != emulator::template::provision::ResourceStatus::Created),
+        "every resource is reused"
+    );
+    let url = again.handle.url().to_string();
+    let spec = again.stack.apis.iter().find(|a| a.id == again.stack.physical_id("ChatHttpApi").unwrap()).unwrap();
+    let http_api = emulator::services::apigw::spec::invoke_url(again.handle.state(), spec);
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&url));
+    let tokens = testkit::srp::login(&idp, pool, client, "bob", "Fixture-Passw0rd").await.expect("bob signs in again");
+    let r = http
+        .get(format!("{http_api}/conversations/{direct}/messages"))
+        .bearer_auth(tokens.id_token.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let history: Value = r.json().await.unwrap();
+    assert_eq!(history["messages"][0]["text"], "plaintext only alice and bob may read");
+    again.handle.shutdown().await;
 }
