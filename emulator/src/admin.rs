@@ -53,7 +53,8 @@ pub fn router() -> Router<Arc<Emu>> {
         .route("/lambda/functions", post(register_function))
         .route("/logs", get(logs))
         .route("/apigw/apis", post(register_api).get(list_apis))
-        .route("/state", get(export_state).post(load_state))
+        // An exported state holds every object body: no request-size limit of its own.
+        .route("/state", get(export_state).post(load_state).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/faults", get(list_faults).post(add_faults).delete(clear_faults))
         .route("/faults/{id}", get(get_fault).delete(delete_fault))
         .merge(crate::console::router())
