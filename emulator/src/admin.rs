@@ -12,6 +12,11 @@
 //! | `GET  /logs`             | function output, oldest first; `?function=` `&limit=`  |
 //! | `POST /apigw/apis`       | create or replace an API (`ApiSpec` JSON); answers its URL |
 //! | `GET  /apigw/apis`       | every API with its URL and routes                      |
+//! | `POST /faults`           | inject a fault (`FaultSpec` JSON, or a list of them); answers it with its id |
+//! | `GET  /faults[/{id}]`    | every fault (or one) with `remaining`, `matched`, `hits`, `active` |
+//! | `DELETE /faults[/{id}]`  | remove every fault, or one                             |
+//! | `GET  /state`            | the whole state as a fixture (JSON; see [`crate::fixtures`]) |
+//! | `POST /state`            | load a fixture (YAML or JSON): exact state, clock, RNG, faults, world sections |
 //! | `GET  /ui`               | the console: a read-only web UI over the instance's state |
 //! | `GET  /console/pools`    | console view: user pools and their users (`/console/pools/{pool}/users?limit=&cursor=`) |
 //! | `GET  /console/tables`   | console view: tables (`/console/tables/{table}/items?limit=&cursor=`) |
@@ -48,6 +53,10 @@ pub fn router() -> Router<Arc<Emu>> {
         .route("/lambda/functions", post(register_function))
         .route("/logs", get(logs))
         .route("/apigw/apis", post(register_api).get(list_apis))
+        // An exported state holds every object body: no request-size limit of its own.
+        .route("/state", get(export_state).post(load_state).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route("/faults", get(list_faults).post(add_faults).delete(clear_faults))
+        .route("/faults/{id}", get(get_fault).delete(delete_fault))
         .merge(crate::console::router())
 }
 
@@ -164,5 +173,86 @@ async fn list_apis(State(emu): State<Arc<Emu>>) -> Response {
             Json(json!({ "apis": apis.iter().map(|a| spec::summary(&emu, a)).collect::<Vec<_>>() })).into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.message }))).into_response(),
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// `POST /faults`: one [`FaultSpec`](crate::faults::FaultSpec) or a list; all or nothing.
+async fn add_faults(State(emu): State<Arc<Emu>>, body: bytes::Bytes) -> Response {
+    use crate::faults::FaultSpec;
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("the body is not JSON: {e}")),
+    };
+    let many = value.is_array();
+    let specs: Vec<FaultSpec> =
+        match if many { serde_json::from_value(value) } else { serde_json::from_value(value).map(|s| vec![s]) } {
+            Ok(specs) => specs,
+            Err(e) => return bad_request(format!("not a fault: {e}")),
+        };
+    // Check them all on a scratch set first, so a bad one adds none.
+    let scratch = crate::faults::Faults::default();
+    for spec in &specs {
+        if let Err(e) = scratch.add(spec.clone(), emu.config.seed) {
+            return bad_request(e);
+        }
+    }
+    let mut added = Vec::new();
+    for spec in specs {
+        match emu.faults.add(spec, emu.config.seed) {
+            Ok(view) => added.push(view),
+            Err(e) => return bad_request(e),
+        }
+    }
+    let body = if many { json!({ "faults": added }) } else { json!(added[0]) };
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+async fn list_faults(State(emu): State<Arc<Emu>>) -> Json<serde_json::Value> {
+    Json(json!({ "faults": emu.faults.list() }))
+}
+
+async fn get_fault(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Response {
+    match emu.faults.list().into_iter().find(|f| f.id == id) {
+        Some(f) => Json(f).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no fault {id:?}") }))).into_response(),
+    }
+}
+
+async fn clear_faults(State(emu): State<Arc<Emu>>) -> Json<serde_json::Value> {
+    emu.faults.clear();
+    Json(json!({ "faults": [] }))
+}
+
+async fn delete_fault(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Response {
+    if emu.faults.remove(&id) {
+        Json(json!({ "deleted": id })).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no fault {id:?}") }))).into_response()
+    }
+}
+
+async fn export_state(State(emu): State<Arc<Emu>>) -> Response {
+    match crate::fixtures::export(&emu).await {
+        Ok(fixture) => Json(fixture).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))).into_response(),
+    }
+}
+
+/// `POST /state`: a fixture document, YAML or JSON.
+async fn load_state(State(emu): State<Arc<Emu>>, body: bytes::Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return bad_request("the body is not UTF-8 text");
+    };
+    let fixture = match crate::fixtures::parse(text) {
+        Ok(f) => f,
+        Err(e) => return bad_request(format!("not a fixture: {e}")),
+    };
+    match crate::fixtures::load(&emu, &fixture).await {
+        Ok(()) => Json(json!({ "loaded": true, "clock": now(&emu) })).into_response(),
+        Err(e) => bad_request(e),
     }
 }

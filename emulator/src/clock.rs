@@ -39,6 +39,24 @@ impl Clock {
         matches!(*self.state.lock().expect("clock lock"), State::Frozen { .. })
     }
 
+    /// The offset of a wall clock; `None` when frozen.
+    pub fn offset(&self) -> Option<Duration> {
+        match *self.state.lock().expect("clock lock") {
+            State::Wall { offset } => Some(offset),
+            State::Frozen { .. } => None,
+        }
+    }
+
+    /// Freezes the clock at `at` (which may be earlier than now: loading a fixture sets time).
+    pub fn freeze_at(&self, at: DateTime<Utc>) {
+        *self.state.lock().expect("clock lock") = State::Frozen { now: at };
+    }
+
+    /// Runs the clock as wall time shifted by `offset`.
+    pub fn run_with_offset(&self, offset: Duration) {
+        *self.state.lock().expect("clock lock") = State::Wall { offset };
+    }
+
     /// Moves time forward (never backward: a negative duration is ignored).
     pub fn advance(&self, by: Duration) -> DateTime<Utc> {
         let by = by.max(Duration::zero());

@@ -54,6 +54,16 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// WebSocket connections without traffic are closed after this long (AWS: 10 minutes).
     pub ws_idle_timeout: std::time::Duration,
+    /// Faults in force from the start (`--faults FILE`; see [`crate::faults`]).
+    pub faults: Vec<crate::faults::FaultSpec>,
+    /// Journal every API request and response to this file (`--record`; see [`crate::journal`]).
+    pub record: Option<PathBuf>,
+    /// Keep secrets (passwords, tokens, plaintexts, signatures) in the journal.
+    pub record_secrets: bool,
+    /// A fixture loaded once the instance has started (`--fixture`; see [`crate::fixtures`]).
+    pub fixture: Option<crate::fixtures::Fixture>,
+    /// The file `fixture` came from, for the journal's header (a replay loads it again).
+    pub fixture_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -76,6 +86,11 @@ impl Default for Config {
             cognito_aws_issuer: false,
             max_body_bytes: 512 * 1024 * 1024,
             ws_idle_timeout: std::time::Duration::from_secs(600),
+            faults: Vec::new(),
+            record: None,
+            record_secrets: false,
+            fixture: None,
+            fixture_file: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one HTTP entry point: every request on the port comes here, is classified by protocol,
-//! authenticated, and handed to its service; the service's result (or error) is rendered by
-//! that protocol and stamped with request-id headers.
+//! authenticated, checked against the injected faults ([`crate::faults`]), and handed to its
+//! service; the service's result (or error) is rendered by that protocol and stamped with
+//! request-id headers.
 //!
 //! Classification, first match wins (design.md §2):
 //! 1. `/_emulator/…` → the admin API;
@@ -22,6 +23,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::console::requests::Served;
 use crate::error::AwsError;
+use crate::journal::Exchange;
 use crate::protocol::aws_json::{self, JSON_1_1};
 use crate::protocol::aws_query::{self, QueryInput};
 use crate::protocol::sigv4::{self, Signature, SignedRequest};
@@ -43,6 +45,7 @@ pub fn router(emu: Arc<Emu>) -> Router {
         .merge(crate::webapp::router())
         .fallback(handle)
         .layer(cors())
+        .layer(axum::middleware::from_fn_with_state(emu.clone(), journal_exchange))
         .merge(stages)
         .with_state(emu)
 }
@@ -79,6 +82,24 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
         },
     );
     resp
+}
+
+/// Journals the gateway's exchanges (`--record`) as the client receives them, CORS headers
+/// included; other routes pass through.
+async fn journal_exchange(State(emu): State<Arc<Emu>>, req: Request, next: axum::middleware::Next) -> Response {
+    let Some(journal) = &emu.journal else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let req_parts = parts.clone();
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    let Some(exchange) = resp.extensions_mut().remove::<Exchange>() else {
+        return resp;
+    };
+    let (resp_parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    journal.record(exchange, &req_parts, &resp_parts, &body);
+    Response::from_parts(resp_parts, Body::from(body))
 }
 
 /// Browsers may call every service directly: answer preflights and expose the headers SDKs read.
@@ -211,9 +232,12 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     };
     let head = parts.method == Method::HEAD;
     let mut action: Option<String> = None;
+    let mut request_body = bytes::Bytes::new();
+    let mut injected_fault = None;
 
     let outcome = async {
         let body = read_body(&emu, &parts.headers, body, &route).await?;
+        request_body = body.clone();
         let req =
             HttpRequest { method: parts.method.clone(), uri: parts.uri.clone(), headers: parts.headers.clone(), body };
         let principal = authenticate(&emu, &req, sig.as_ref(), &route, protocol)?;
@@ -223,6 +247,26 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             principal,
             region: sig.as_ref().map(|s| s.region.clone()).unwrap_or_else(|| emu.config.region.clone()),
         };
+        // The query protocol names its operation in the body: read it before any fault applies.
+        let query = match &route {
+            Route::Query if req.method == Method::POST && !req.body.is_empty() => Some(QueryInput::parse(&req.body)?),
+            Route::Query => Some(QueryInput::parse(req.uri.query().unwrap_or("").as_bytes())?),
+            _ => None,
+        };
+        action = query.as_ref().and_then(|q| q.action()).map(str::to_string);
+        let (service, operation) = operation_of(&route, &parts.method, &parts.uri, action.clone());
+        if let Some(injected) = emu.faults.check(service, operation.as_deref()) {
+            injected_fault = Some(injected.as_spec(service, operation.as_deref()));
+            tracing::debug!(fault = %injected.fault, service, operation = operation.as_deref().unwrap_or(""), "fault");
+            if let Some(e) = injected.apply().await {
+                if let Some(q) = &query
+                    && is_sns(q, sig.as_ref())
+                {
+                    protocol = Protocol::AwsQuery(sns::FLAVOR);
+                }
+                return Err(e);
+            }
+        }
         match &route {
             Route::Json { prefix, op } => match prefix.as_str() {
                 kms::TARGET_PREFIX => kms::handle(&ctx, op, &req.body).await,
@@ -231,25 +275,14 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                 dynamodb::streams::TARGET_PREFIX => dynamodb::streams::handle(&ctx, op, &req.body).await,
                 _ => Err(unknown_operation()),
             },
-            Route::Query => {
-                let input = if req.method == Method::POST && !req.body.is_empty() {
-                    QueryInput::parse(&req.body)?
-                } else {
-                    QueryInput::parse(req.uri.query().unwrap_or("").as_bytes())?
-                };
-                action = input.action().map(str::to_string);
-                match input.get("Version") {
-                    Some(sns::VERSION) => {
-                        protocol = Protocol::AwsQuery(sns::FLAVOR);
-                        sns::handle(&ctx, &input).await
-                    }
-                    _ if matches!(sig.as_ref().map(|s| s.service.as_str()), Some("sns")) => {
-                        protocol = Protocol::AwsQuery(sns::FLAVOR);
-                        sns::handle(&ctx, &input).await
-                    }
-                    version => Err(invalid_action(input.action().unwrap_or(""), version.unwrap_or(""))),
+            Route::Query => match &query {
+                Some(input) if is_sns(input, sig.as_ref()) => {
+                    protocol = Protocol::AwsQuery(sns::FLAVOR);
+                    sns::handle(&ctx, input).await
                 }
-            }
+                Some(input) => Err(invalid_action(input.action().unwrap_or(""), input.get("Version").unwrap_or(""))),
+                None => Err(unknown_operation()),
+            },
             Route::S3 => s3::handle(&ctx, &req).await,
             Route::Lambda => lambda::handle(&ctx, &req).await,
             Route::Connections(id) => apigw::management::handle(&emu, &req.method, id, &req.body, sig.is_some()).await,
@@ -277,6 +310,16 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     };
     stamp_request_id(&mut resp, &protocol, &request_id);
     let (service, operation) = operation_of(&route, &parts.method, &parts.uri, action);
+    if emu.journal.is_some() {
+        resp.extensions_mut().insert(Exchange {
+            arrived,
+            service,
+            operation: operation.clone(),
+            request_id: request_id.clone(),
+            request_body,
+            fault: injected_fault,
+        });
+    }
     emu.requests.record(
         arrived,
         started,
@@ -300,6 +343,11 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
         micros = started.elapsed().as_micros() as u64,
     );
     resp
+}
+
+/// A query request for SNS: its API version, or signed for `sns`.
+fn is_sns(input: &QueryInput, sig: Option<&Signature>) -> bool {
+    input.get("Version") == Some(sns::VERSION) || matches!(sig.map(|s| s.service.as_str()), Some("sns"))
 }
 
 /// The service a request went to and, where the request shows it, the operation — for the
@@ -326,14 +374,7 @@ fn operation_of(
         }
         Route::Query => ("sns", action),
         Route::WellKnown { document, .. } => ("cognito-idp", Some(document.clone())),
-        Route::Connections(_) => {
-            let op = match *method {
-                Method::POST => "PostToConnection",
-                Method::DELETE => "DeleteConnection",
-                _ => "GetConnection",
-            };
-            ("execute-api", Some(op.into()))
-        }
+        Route::Connections(_) => ("execute-api", Some(apigw::management::operation(method).into())),
         Route::Lambda => {
             let path = uri.path();
             let op = if path.starts_with(lambda::MAPPINGS_PREFIX) {

@@ -25,6 +25,14 @@
 //!   their resources provisioned into a running instance ([`template::provision`]).
 //! - [`up`]: `emulator up` — start an instance, provision a template, report where things are.
 //! - [`webapp`]: the application's static web client at `/_app/`, configured from the stack.
+//! - [`faults`]: injected failures and latency (`/_emulator/faults`), applied by the gateway
+//!   after classification and before dispatch.
+//! - [`fixtures`]: a world in one YAML document — exact state (every table's rows, clock, RNG
+//!   position, faults) as `export` writes it, plus hand-written tables and user pools loaded
+//!   through the services' handlers; [`store::dump`] is the generic table dump beneath it.
+//! - [`journal`], [`replay`]: `--record FILE` journals every API exchange (secrets redacted
+//!   unless asked for); `emulator replay FILE` sends a journal again to a fresh instance with
+//!   the same seed and clock and reports the first response that differs.
 //! - [`clock`], [`rng`]: the one injectable clock and the one seedable RNG behind every id,
 //!   key and timestamp, so a run can be reproduced exactly.
 //!
@@ -43,9 +51,13 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod faults;
+pub mod fixtures;
 pub mod gateway;
 pub mod invoke;
+pub mod journal;
 pub mod protocol;
+pub mod replay;
 pub mod rng;
 pub mod services;
 pub mod state;
@@ -141,6 +153,29 @@ impl EmulatorBuilder {
         self.config.ws_idle_timeout = after;
         self
     }
+    /// Loads `fixture` once started (see [`fixtures`]).
+    pub fn fixture(mut self, fixture: fixtures::Fixture) -> Self {
+        self.config.fixture = Some(fixture);
+        self
+    }
+    /// Loads the fixture in `file` once started, and names the file in the journal's header.
+    pub fn fixture_file(mut self, file: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        let file = file.into();
+        self.config.fixture = Some(fixtures::read(&file)?);
+        self.config.fixture_file = Some(std::path::absolute(&file).unwrap_or(file));
+        Ok(self)
+    }
+    /// Journals every API request and response to `path` (see [`journal`]).
+    pub fn record(mut self, path: impl Into<PathBuf>, secrets: bool) -> Self {
+        self.config.record = Some(path.into());
+        self.config.record_secrets = secrets;
+        self
+    }
+    /// A fault in force from the start (see [`faults`]).
+    pub fn fault(mut self, spec: faults::FaultSpec) -> Self {
+        self.config.faults.push(spec);
+        self
+    }
     pub fn auto_confirm_subscriptions(mut self, on: bool) -> Self {
         self.config.auto_confirm_subscriptions = on;
         self
@@ -160,6 +195,12 @@ impl EmulatorBuilder {
             None => Clock::wall(),
         };
         let endpoint = format!("http://{}", display_addr(&config.host, addr));
+        let journal = match &config.record {
+            Some(path) => {
+                Some(journal::Journal::create(path, &journal::Journal::header(&config, clock.now(), &endpoint))?)
+            }
+            None => None,
+        };
         let given = self.lambda;
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build()?;
         let emu = Arc::new_cyclic(|me| Emu {
@@ -178,8 +219,16 @@ impl EmulatorBuilder {
             role_keys: Default::default(),
             requests: Default::default(),
             web_app: Default::default(),
+            faults: Default::default(),
+            journal,
         });
+        for spec in emu.config.faults.clone() {
+            emu.faults.add(spec, emu.config.seed).map_err(|e| anyhow::anyhow!("fault: {e}"))?;
+        }
         emu.functions.resume(&emu).await?;
+        if let Some(fixture) = &emu.config.fixture {
+            fixtures::load(&emu, fixture).await.map_err(|e| anyhow::anyhow!("fixture: {e}"))?;
+        }
         let app = gateway::router(emu.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -31,6 +31,46 @@ enum Command {
     /// Serve, provision a SAM/CloudFormation template into the emulator, print where everything
     /// is, then serve until Ctrl-C.
     Up(UpArgs),
+    /// Send a journal recorded with --record again to a fresh instance (same seed, clock,
+    /// endpoint) and report the first response that differs; exits 1 if one does.
+    Replay(ReplayArgs),
+    /// Export a running emulator's whole state as a fixture, or load a fixture into one (or
+    /// into a state directory).
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Print the whole state of a running emulator as a fixture (YAML).
+    Export {
+        /// The emulator's endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:4566", env = "EMULATOR_URL")]
+        url: String,
+    },
+    /// Load a fixture into a running emulator, or into a state directory.
+    Load {
+        file: PathBuf,
+        /// The emulator's endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:4566", env = "EMULATOR_URL", conflicts_with = "state")]
+        url: String,
+        /// Load into this state directory instead (the clock and RNG then take effect only with
+        /// --fixture at start; the tables are written).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The journal (JSON lines, as --record writes them).
+    file: PathBuf,
+    /// Listen on this port instead of the recorded one (token issuers contain the port).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Load this fixture at start instead of the one the journal names.
+    #[arg(long, value_name = "FILE")]
+    fixture: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -119,6 +159,18 @@ struct ServeArgs {
     /// Issue Cognito tokens with AWS's issuer URL instead of the emulator's own.
     #[arg(long)]
     cognito_aws_issuer: bool,
+    /// Inject the faults in FILE from the start (YAML or JSON: a list, or `faults:` with a list).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
+    /// Load this fixture (YAML) once started; see `emulator fixtures`.
+    #[arg(long, value_name = "FILE")]
+    fixture: Option<PathBuf>,
+    /// Journal every API request and response to FILE (JSON lines; secrets redacted).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Keep passwords, tokens, plaintexts and signatures in the journal (needed to replay it).
+    #[arg(long, requires = "record")]
+    record_secrets: bool,
 }
 
 impl ServeArgs {
@@ -134,6 +186,17 @@ impl ServeArgs {
             strict_auth: self.strict_auth,
             auto_confirm_subscriptions: self.auto_confirm_subscriptions,
             cognito_aws_issuer: self.cognito_aws_issuer,
+            faults: match &self.faults {
+                Some(file) => emulator::faults::load_file(file).map_err(|e| anyhow::anyhow!("--faults {e:#}"))?,
+                None => Vec::new(),
+            },
+            fixture: match &self.fixture {
+                Some(file) => Some(emulator::fixtures::read(file)?),
+                None => None,
+            },
+            fixture_file: self.fixture.as_ref().map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
+            record: self.record,
+            record_secrets: self.record_secrets,
             ..Config::default()
         };
         let root = config.root_arn();
@@ -170,6 +233,52 @@ async fn main() -> anyhow::Result<()> {
             );
             print(&banner);
             emu.wait_for_signal().await;
+        }
+        Command::Fixtures(FixturesCommand::Export { url }) => {
+            let resp = reqwest::get(format!("{}/_emulator/state", url.trim_end_matches('/')))
+                .await
+                .with_context(|| format!("no emulator at {url}"))?;
+            let status = resp.status();
+            let body: serde_json::Value = serde_json::from_slice(&resp.bytes().await?).context("unreadable answer")?;
+            if !status.is_success() {
+                anyhow::bail!("export failed ({status}): {}", body["error"]);
+            }
+            print(&serde_yaml_ng::to_string(&body)?);
+        }
+        Command::Fixtures(FixturesCommand::Load { file, url, state }) => {
+            let fixture = emulator::fixtures::read(&file)?;
+            match state {
+                Some(dir) => {
+                    let config = Config { port: 0, state: StateLocation::Dir(dir.clone()), ..Config::default() };
+                    let emu = Emulator::builder().config(config).fixture(fixture).start().await?;
+                    emu.shutdown().await;
+                    eprintln!("loaded {} into {}", file.display(), dir.display());
+                }
+                None => {
+                    let text = std::fs::read_to_string(&file)?;
+                    let resp = reqwest::Client::new()
+                        .post(format!("{}/_emulator/state", url.trim_end_matches('/')))
+                        .body(text)
+                        .send()
+                        .await
+                        .with_context(|| format!("no emulator at {url}"))?;
+                    let status = resp.status();
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&resp.bytes().await?).context("unreadable answer")?;
+                    if !status.is_success() {
+                        anyhow::bail!("load failed ({status}): {}", body["error"]);
+                    }
+                    eprintln!("loaded {} into {url}", file.display());
+                }
+            }
+        }
+        Command::Replay(args) => {
+            let options = emulator::replay::ReplayOptions { port: args.port, fixture: args.fixture };
+            let report = emulator::replay::replay(&args.file, &options).await?;
+            print(&report.to_string());
+            if !report.identical() {
+                std::process::exit(1);
+            }
         }
         Command::Up(args) => {
             let started = std::time::Instant::now();

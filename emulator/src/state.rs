@@ -36,6 +36,10 @@ pub struct Emu {
     pub requests: crate::console::requests::RequestLog,
     /// The static web client served at `/_app/`, once `emulator up` sets one.
     pub web_app: std::sync::RwLock<Option<Arc<crate::webapp::WebApp>>>,
+    /// Injected failures and latency (`/_emulator/faults`).
+    pub faults: crate::faults::Faults,
+    /// Where API requests and responses are journaled (`--record`), if anywhere.
+    pub journal: Option<crate::journal::Journal>,
 }
 
 impl Emu {

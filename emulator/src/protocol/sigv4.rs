@@ -97,6 +97,20 @@ fn parse_query(query: &str) -> Option<Signature> {
     })
 }
 
+/// An `Authorization` header with its signature replaced by `replacement`; the credential
+/// scope (who signed, for which service and region) stays readable. `None`: not SigV4.
+pub fn redact_authorization(auth: &str, replacement: &str) -> Option<String> {
+    let rest = auth.strip_prefix(ALGORITHM)?.trim_start();
+    let parts: Vec<String> = rest
+        .split(',')
+        .map(|part| match part.trim().split_once('=') {
+            Some(("Signature", _)) => format!("Signature={replacement}"),
+            _ => part.trim().to_string(),
+        })
+        .collect();
+    Some(format!("{ALGORITHM} {}", parts.join(", ")))
+}
+
 /// `AKID/20260101/us-east-1/s3/aws4_request` → its parts.
 fn split_credential(c: &str) -> Option<(String, String, String, String)> {
     let mut it = c.split('/');

@@ -6,6 +6,7 @@
 //! crash can lose the last commits. `--in-memory` uses a private temporary database instead,
 //! deleted when the instance stops.
 
+pub mod dump;
 pub mod mailbox;
 
 use std::sync::Arc;

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::services::{JsonService, call_json};
@@ -32,7 +32,7 @@ use crate::state::{Ctx, Emu};
 use crate::template::provision::Stack;
 
 /// A demo file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Demo {
     /// Every demo user's password.
@@ -42,7 +42,7 @@ pub struct Demo {
     pub requests: Vec<DemoRequest>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemoUser {
     /// The logical id of the user's `AWS::Cognito::UserPool`.
@@ -53,7 +53,7 @@ pub struct DemoUser {
 }
 
 /// An API request made as a demo user; `${sub:USERNAME}` in the path or body is that user's id.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemoRequest {
     #[serde(rename = "as")]

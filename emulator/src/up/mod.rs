@@ -180,6 +180,9 @@ async fn finish(
         }
         None => None,
     };
+    if let Some(app) = emu.config.fixture.as_ref().and_then(|f| f.app.as_ref()) {
+        demo::seed(emu, &stack, app).await.context("the fixture's `app` section")?;
+    }
     Ok((stack, demo))
 }
 

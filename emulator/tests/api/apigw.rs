@@ -176,7 +176,7 @@ async fn rest_api_proxy_uses_payload_1_and_a_cognito_authorizer() {
     assert_eq!(r.status(), 403);
 }
 
-async fn websocket_api(url: &str) -> (String, String) {
+pub async fn websocket_api(url: &str) -> (String, String) {
     register(url, "ws-fn", json!({})).await;
     api(
         url,
@@ -196,7 +196,7 @@ async fn websocket_api(url: &str) -> (String, String) {
     .await
 }
 
-fn management(url: &str, api_id: &str) -> aws_sdk_apigatewaymanagement::Client {
+pub fn management(url: &str, api_id: &str) -> aws_sdk_apigatewaymanagement::Client {
     let cfg = aws_sdk_apigatewaymanagement::config::Builder::from(&common::sdk_config(url))
         .endpoint_url(format!("{url}/_aws/execute-api/{api_id}/prod"))
         .build();
@@ -212,7 +212,7 @@ async fn handshake_status(ws_url: &str) -> u16 {
 }
 
 /// The next text message, within a few seconds.
-async fn next_text<S>(ws: &mut S) -> String
+pub async fn next_text<S>(ws: &mut S) -> String
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -226,7 +226,7 @@ where
     }
 }
 
-async fn log_line(url: &str, prefix: &str) -> Option<String> {
+pub async fn log_line(url: &str, prefix: &str) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let lines = function_logs(url, "ws-fn").await;

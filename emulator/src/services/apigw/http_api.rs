@@ -267,6 +267,18 @@ async fn route(emu: &Arc<Emu>, spec: &ApiSpec, path: &str, req: Incoming) -> Res
         };
     };
     let route_key = super::MatchedRoute(matched.route.key.clone());
+    // A fault on a route answers as API Gateway's own errors do: `{"message"}`, the code in
+    // `x-amzn-ErrorType`, before the authorizer or the function runs.
+    if let Some(injected) = emu.faults.check("execute-api", Some(&matched.route.key))
+        && let Some(e) = injected.apply().await
+    {
+        let mut resp = super::message(e.status, &e.message);
+        if let Ok(v) = HeaderValue::from_str(&e.code) {
+            resp.headers_mut().insert("x-amzn-errortype", v);
+        }
+        resp.extensions_mut().insert(route_key);
+        return resp;
+    }
     let mut resp = matched_route(emu, spec, matched, req).await;
     resp.extensions_mut().insert(route_key);
     resp

@@ -26,6 +26,15 @@ fn gone(id: &str) -> AwsError {
 }
 
 /// Serves one management call. `signed`: whether the request carried a SigV4 signature.
+/// The management operation a method stands for.
+pub fn operation(method: &Method) -> &'static str {
+    match *method {
+        Method::POST => "PostToConnection",
+        Method::DELETE => "DeleteConnection",
+        _ => "GetConnection",
+    }
+}
+
 pub async fn handle(emu: &Arc<Emu>, method: &Method, id: &str, body: &[u8], signed: bool) -> Result<Response> {
     if !signed {
         return Err(AwsError::new(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden"));

@@ -116,6 +116,11 @@ pub async fn data_plane(State(emu): State<Arc<Emu>>, req: Request) -> Response {
                 Err(_) => return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
             };
             let request_id = emu.rng.uuid();
+            if let Some(injected) = emu.faults.check("execute-api", Some(management::operation(&parts.method)))
+                && let Some(e) = injected.apply().await
+            {
+                return Protocol::RestJson.error_response(&e, &request_id, false);
+            }
             return match management::handle(&emu, &parts.method, &id, &body, signed).await {
                 Ok(r) => r,
                 Err(e) => Protocol::RestJson.error_response(&e, &request_id, false),

@@ -1,0 +1,280 @@
+//! `emulator replay FILE`: sends a journal ([`crate::journal`]) again, request by request, to a
+//! fresh in-memory instance started as the recording one was — same seed, same frozen clock
+//! (advanced to each entry's time before it is sent), region, account, credentials, endpoint
+//! and fixture (the file the header names, or [`ReplayOptions::fixture`]) — and compares each
+//! response with the recorded one.
+//!
+//! Status, headers and body must match exactly once request ids (`x-amzn-RequestId`,
+//! `x-amz-request-id`, `x-amz-id-2` and their occurrences in the body) and the `Date` header are
+//! set aside: nothing else is normalised. The first difference is reported as a unified diff.
+//!
+//! - Requests are sent as recorded, signatures included; the replaying instance does not verify
+//!   signatures (as by default), so a redacted signature does not matter. A request whose body
+//!   lost a secret to redaction cannot be sent again: the replay stops there and says so.
+//! - The endpoint is part of the state (Cognito's token issuer is `{endpoint}/{pool}`), so the
+//!   replay listens where the recording did unless told otherwise.
+//! - A call that met an injected fault in the recording meets the same fault again.
+//! - Journals of a seeded instance with a frozen clock replay exactly; others are replayed with a
+//!   warning, and ids or timestamps will differ.
+
+use std::path::Path;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::config::{Config, Credential, StateLocation};
+use crate::journal::{self, Entry, Header};
+
+/// How to replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Listen here instead of the recorded endpoint's port (0: any free port).
+    pub port: Option<u16>,
+    /// Load this fixture at start instead of the one the journal's header names.
+    pub fixture: Option<std::path::PathBuf>,
+}
+
+/// How a replay ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every response matched.
+    Identical,
+    /// Entry `seq` answered differently; `diff` is recorded → replayed.
+    Diverged { seq: u64, step: String, diff: String },
+    /// Entry `seq` cannot be sent again (a secret was redacted from it).
+    NotReplayable { seq: u64, step: String, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Entries sent and matched before the outcome.
+    pub matched: usize,
+    pub total: usize,
+    pub outcome: Outcome,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    pub fn identical(&self) -> bool {
+        self.outcome == Outcome::Identical
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        match &self.outcome {
+            Outcome::Identical => {
+                writeln!(f, "replayed {} of {} requests: every response identical", self.matched, self.total)
+            }
+            Outcome::Diverged { seq, step, diff } => {
+                writeln!(f, "step {seq} ({step}) differs after {} identical responses:", self.matched)?;
+                write!(f, "{diff}")
+            }
+            Outcome::NotReplayable { seq, step, reason } => {
+                writeln!(
+                    f,
+                    "step {seq} ({step}) cannot be replayed after {} identical responses: {reason}",
+                    self.matched
+                )
+            }
+        }
+    }
+}
+
+/// Replays the journal at `path`.
+pub async fn replay(path: &Path, options: &ReplayOptions) -> anyhow::Result<Report> {
+    let (header, entries) = journal::read(path)?;
+    let mut warnings = Vec::new();
+    if header.seed.is_none() {
+        warnings.push("recorded without --seed: generated ids, keys and codes will differ".to_string());
+    }
+    if !header.frozen {
+        warnings.push("recorded with a running clock (no --clock): timestamps may differ".to_string());
+    }
+    if header.version != env!("CARGO_PKG_VERSION") {
+        warnings.push(format!("recorded by version {}, replayed by {}", header.version, env!("CARGO_PKG_VERSION")));
+    }
+    let endpoint: http::Uri = header.endpoint.parse()?;
+    let config = Config {
+        host: endpoint.host().unwrap_or("127.0.0.1").to_string(),
+        port: options.port.or(endpoint.port_u16()).unwrap_or(0),
+        state: StateLocation::InMemory,
+        seed: header.seed,
+        clock: Some(header.clock),
+        region: header.region.clone(),
+        account: header.account.clone(),
+        auto_confirm_subscriptions: header.auto_confirm_subscriptions,
+        cognito_aws_issuer: header.cognito_aws_issuer,
+        credentials: header
+            .credentials
+            .iter()
+            .map(|c| Credential {
+                access_key: c.access_key.clone(),
+                // Without the secret, the key still maps to its principal; signatures are not checked.
+                secret_key: c.secret_key.clone().unwrap_or_default(),
+                principal_arn: c.principal_arn.clone(),
+            })
+            .collect(),
+        ..Config::default()
+    };
+    let mut builder = crate::Emulator::builder().config(config);
+    if let Some(file) = options.fixture.as_ref().or(header.fixture.as_ref()) {
+        builder = builder.fixture(crate::fixtures::read(file)?);
+    }
+    let handle = builder.start().await?;
+    let result = run(&handle, &header, &entries).await;
+    handle.shutdown().await;
+    let (matched, outcome) = result?;
+    Ok(Report { matched, total: entries.len(), outcome, warnings })
+}
+
+async fn run(handle: &crate::EmulatorHandle, header: &Header, entries: &[Entry]) -> anyhow::Result<(usize, Outcome)> {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let port = handle.addr().port();
+    for (i, entry) in entries.iter().enumerate() {
+        let step = match &entry.operation {
+            Some(op) => format!("{} {op}", entry.service),
+            None => format!("{} {} {}", entry.service, entry.request.method, entry.request.path),
+        };
+        if entry.request.redacted {
+            return Ok((
+                i,
+                Outcome::NotReplayable {
+                    seq: entry.seq,
+                    step,
+                    reason: "its secrets were redacted when it was recorded (record with --record-secrets to replay)"
+                        .into(),
+                },
+            ));
+        }
+        let clock = &handle.state().clock;
+        let now = clock.now();
+        if entry.time > now {
+            clock.advance(entry.time - now);
+        }
+        let fault = match &entry.fault {
+            Some(spec) => Some(handle.state().faults.add(spec.clone(), header.seed).map_err(|e| anyhow::anyhow!(e))?),
+            None => None,
+        };
+        let (status, headers, body) = send(&http, handle.url(), port, entry).await?;
+        if let Some(fault) = fault {
+            handle.state().faults.remove(&fault.id);
+        }
+        let recorded_body = entry.response.body.bytes()?;
+        let body = match header.secrets {
+            true => body,
+            false => journal::redact_body(&entry.service, &body).unwrap_or(body),
+        };
+        let replayed_headers = journal::redact_headers(&headers);
+        let recorded = |pretty| document(entry.response.status, &entry.response.headers, &recorded_body, pretty);
+        let replayed = |pretty| document(status, &replayed_headers, &body, pretty);
+        if recorded(false) != replayed(false) {
+            let diff = |a: &str, b: &str| {
+                similar::TextDiff::from_lines(a, b)
+                    .unified_diff()
+                    .context_radius(3)
+                    .header("recorded", "replayed")
+                    .to_string()
+            };
+            let mut shown = diff(&recorded(true), &replayed(true));
+            if shown.is_empty() {
+                // Equal as JSON, different as bytes (member order): show the bytes.
+                shown = diff(&recorded(false), &replayed(false));
+            }
+            return Ok((i, Outcome::Diverged { seq: entry.seq, step, diff: shown }));
+        }
+    }
+    Ok((entries.len(), Outcome::Identical))
+}
+
+/// Headers a client sets per connection, not per request.
+const CONNECTION_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "expect"];
+
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    port: u16,
+    entry: &Entry,
+) -> anyhow::Result<(u16, HeaderMap, Vec<u8>)> {
+    let req = &entry.request;
+    let method = Method::from_bytes(req.method.as_bytes())?;
+    let mut headers = HeaderMap::new();
+    for (k, v) in &req.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())?;
+        if name == http::header::HOST {
+            // Virtual-host S3 addressing lives in the host name; the port is this instance's.
+            let authority: http::uri::Authority = v.parse()?;
+            headers.insert(name, HeaderValue::from_str(&format!("{}:{port}", authority.host()))?);
+        } else if !CONNECTION_HEADERS.contains(&name.as_str()) {
+            headers.append(name, HeaderValue::from_str(v)?);
+        }
+    }
+    let resp =
+        http.request(method, format!("{base}{}", req.path)).headers(headers).body(req.body.bytes()?).send().await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await?.to_vec();
+    Ok((status, headers, body))
+}
+
+/// Response headers that differ on every run by design.
+const PER_RUN_HEADERS: &[&str] = &["date", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2", "apigw-requestid"];
+
+/// A response as text for comparison: status, sorted headers, body with its request ids
+/// replaced. `pretty` (for showing a diff only) pretty-prints JSON and splits XML between
+/// elements, so a diff points at the member that changed.
+fn document<H: AsHeaders + ?Sized>(status: u16, headers: &H, body: &[u8], pretty: bool) -> String {
+    let headers = headers.pairs();
+    let ids: Vec<&str> = headers
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "x-amzn-requestid" | "x-amz-request-id" | "x-amz-id-2"))
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let mut shown: Vec<String> = headers
+        .iter()
+        .filter(|(k, _)| !PER_RUN_HEADERS.contains(&k.as_str()) && k != "content-length")
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    shown.sort();
+    let body = match std::str::from_utf8(body) {
+        Ok(text) => {
+            let mut text = text.to_string();
+            for id in &ids {
+                text = text.replace(id, "{request-id}");
+            }
+            if !pretty {
+                return format!("HTTP {status}\n{}\n\n{text}\n", shown.join("\n"));
+            }
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => serde_json::to_string_pretty(&v).unwrap_or(text),
+                _ if text.trim_start().starts_with('<') => text.replace("><", ">\n<"),
+                _ => text,
+            }
+        }
+        Err(_) => {
+            use sha2::Digest;
+            format!("<{} bytes, sha256 {}>", body.len(), hex::encode(sha2::Sha256::digest(body)))
+        }
+    };
+    format!("HTTP {status}\n{}\n\n{body}\n", shown.join("\n"))
+}
+
+/// Headers as (lowercase name, value) pairs, from a journal or a live response.
+trait AsHeaders {
+    fn pairs(&self) -> Vec<(String, String)>;
+}
+
+impl AsHeaders for [(String, String)] {
+    fn pairs(&self) -> Vec<(String, String)> {
+        self.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect()
+    }
+}
+
+impl AsHeaders for Vec<(String, String)> {
+    fn pairs(&self) -> Vec<(String, String)> {
+        self.as_slice().pairs()
+    }
+}

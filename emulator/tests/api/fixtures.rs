@@ -1,0 +1,204 @@
+//! Fixtures: an instance's whole state exported and loaded into another is the same state
+//! (`load(export(s)) == s`) and behaves the same — objects, ciphertexts and passwords still
+//! open, and the next generated id is the one the first instance would have made; a
+//! hand-written world loads through the services' handlers, keys with their material included.
+
+use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_kms::primitives::Blob;
+use serde_json::{Value, json};
+
+use crate::cognito::{PASSWORD, client, login, pool, signed_up};
+use crate::common;
+
+async fn export(url: &str) -> Value {
+    let resp = common::http().get(format!("{url}/_emulator/state")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+async fn load(url: &str, document: String) -> (u16, Value) {
+    let resp = common::http().post(format!("{url}/_emulator/state")).body(document).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_exported_state_loads_into_a_fresh_instance_as_the_same_state() {
+    let a = common::builder().seed(5).clock("2026-02-01T12:00:00Z".parse().unwrap()).start().await.unwrap();
+    let url = a.url();
+    let cfg = common::sdk_config(url);
+    let s3 = common::s3_with(&cfg);
+    s3.create_bucket().bucket("photos").send().await.unwrap();
+    s3.put_object().bucket("photos").key("cat.jpg").body(vec![1u8, 2, 3, 255].into()).send().await.unwrap();
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.create_alias().alias_name("alias/chat").target_key_id(&key).send().await.unwrap();
+    let sealed = kms.encrypt().key_id("alias/chat").plaintext(Blob::new("secret")).send().await.unwrap();
+    let ciphertext = sealed.ciphertext_blob.unwrap();
+    let db = aws_sdk_dynamodb::Client::new(&cfg);
+    db.create_table()
+        .table_name("items")
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    db.put_item().table_name("items").item("pk", AttributeValue::S("k".into())).send().await.unwrap();
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&cfg);
+    let pool_id = pool(&idp, false).await;
+    let client_id = client(&idp, &pool_id).await;
+    signed_up(url, &idp, &client_id, "alice", "alice@example.com").await;
+    let sns = aws_sdk_sns::Client::new(&cfg);
+    let topic = sns.create_topic().name("news").send().await.unwrap().topic_arn.unwrap();
+    sns.subscribe().topic_arn(&topic).protocol("email").endpoint("bob@example.com").send().await.unwrap();
+    let fault = json!({"id": "later", "service": "s3", "operation": "DeleteBucket", "count": 2, "error": {"code": "InternalError"}});
+    common::http().post(format!("{url}/_emulator/faults")).json(&fault).send().await.unwrap();
+
+    let exported = export(url).await;
+    assert_eq!(exported["clock"], json!({"now": "2026-02-01T12:00:00Z", "frozen": true}));
+    let tables = exported["state"].as_object().unwrap();
+    assert!(tables["kms_keys"]["rows"].as_array().unwrap().len() == 1 && tables.contains_key("cognito_users"));
+
+    // Into a fresh, unseeded instance with a running clock, as YAML.
+    let b = common::builder().start().await.unwrap();
+    let (status, answer) = load(b.url(), serde_yaml_ng::to_string(&exported).unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(export(b.url()).await, exported, "load(export(state)) == state");
+    // The generator continues where the exported instance stood: the same next key id.
+    let kms_b = aws_sdk_kms::Client::new(&common::sdk_config(b.url()));
+    let next_a = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let next_b = kms_b.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    assert_eq!(next_a, next_b);
+
+    // It behaves as the same state.
+    let cfg_b = common::sdk_config(b.url());
+    let got = common::s3_with(&cfg_b).get_object().bucket("photos").key("cat.jpg").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), [1u8, 2, 3, 255]);
+    let opened = kms_b.decrypt().ciphertext_blob(ciphertext).send().await.unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"secret");
+    let idp_b = aws_sdk_cognitoidentityprovider::Client::new(&cfg_b);
+    assert!(login(&idp_b, &client_id, "alice", PASSWORD).await.access_token.is_some());
+    let item = aws_sdk_dynamodb::Client::new(&cfg_b)
+        .get_item()
+        .table_name("items")
+        .key("pk", AttributeValue::S("k".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(item.item.is_some());
+    let e = common::s3_with(&cfg_b).delete_bucket().bucket("photos").send().await.unwrap_err();
+    assert_eq!(common::code(&e), "InternalError", "the fault came along");
+}
+
+#[tokio::test]
+async fn a_hand_written_world_loads_through_the_services() {
+    let fixture = emulator::fixtures::parse(include_str!("../../../fixtures/example.yaml")).unwrap();
+    let emu = common::builder().fixture(fixture).start().await.unwrap();
+    let url = emu.url();
+    let cfg = common::sdk_config(url);
+    let clock: Value = common::http().get(format!("{url}/_emulator/clock")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(clock, json!({"now": "2026-03-01T09:00:00.000Z", "frozen": true}));
+
+    let db = aws_sdk_dynamodb::Client::new(&cfg);
+    let notes = db
+        .query()
+        .table_name("notes")
+        .key_condition_expression("pk = :u")
+        .expression_attribute_values(":u", AttributeValue::S("user#alice".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(notes.count(), 2);
+    assert_eq!(notes.items()[0]["stars"], AttributeValue::N("3".into()));
+
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&cfg);
+    let pools = idp.list_user_pools().max_results(10).send().await.unwrap();
+    let pool_id = pools.user_pools()[0].id().unwrap().to_string();
+    // The client's generated id, read from the exported state.
+    let state = export(url).await;
+    let clients = &state["state"]["cognito_clients"];
+    let column = clients["columns"].as_array().unwrap().iter().position(|c| c == "client_id").unwrap();
+    let client_id = clients["rows"][0][column].as_str().unwrap().to_string();
+    assert_eq!(clients["rows"][0][column + 1], pool_id.as_str());
+    assert!(login(&idp, &client_id, "alice", PASSWORD).await.id_token.is_some());
+    let e = idp
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "carol")
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "UserNotConfirmedException");
+    assert_eq!(common::mailbox(url, "carol@example.com").await.len(), 1, "carol's code was mailed");
+
+    // A key with given material: a ciphertext made here opens in another instance of the world.
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    let sealed = kms.encrypt().key_id("alias/notes").plaintext(Blob::new("note")).send().await.unwrap();
+    let other = common::builder()
+        .seed(99)
+        .fixture(emulator::fixtures::parse(include_str!("../../../fixtures/example.yaml")).unwrap())
+        .start()
+        .await
+        .unwrap();
+    let opened = aws_sdk_kms::Client::new(&common::sdk_config(other.url()))
+        .decrypt()
+        .ciphertext_blob(sealed.ciphertext_blob.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"note");
+    assert_eq!(opened.key_id.unwrap(), "arn:aws:kms:us-east-1:000000000000:key/5f0c6a3e-2b1d-4c8e-9a7f-1e2d3c4b5a69");
+
+    // Objects, stored as any upload; a topic with its subscription waiting for confirmation.
+    let s3 = common::s3_with(&cfg);
+    let welcome = s3.get_object().bucket("attachments").key("welcome.txt").send().await.unwrap();
+    assert_eq!(welcome.content_type(), Some("text/plain"));
+    assert_eq!(welcome.body.collect().await.unwrap().into_bytes().as_ref(), b"Welcome!");
+    let pixel = s3.get_object().bucket("attachments").key("pixel.gif").send().await.unwrap();
+    assert_eq!(pixel.body.collect().await.unwrap().into_bytes().len(), 14);
+    let sns = aws_sdk_sns::Client::new(&cfg);
+    let topics = sns.list_topics().send().await.unwrap();
+    let topic = topics.topics()[0].topic_arn().unwrap().to_string();
+    assert!(topic.ends_with(":notices"));
+    let subs = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+    assert_eq!(subs.subscriptions()[0].endpoint(), Some("alice@example.com"));
+
+    // Loading the world again changes nothing that is there.
+    let (status, answer) = load(url, include_str!("../../../fixtures/example.yaml").to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(login(&idp, &client_id, "alice", PASSWORD).await.id_token.is_some());
+    assert_eq!(idp.list_user_pools().max_results(10).send().await.unwrap().user_pools().len(), 1);
+    assert_eq!(sns.list_topics().send().await.unwrap().topics().len(), 1);
+    assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1);
+
+    let faults: Value =
+        common::http().get(format!("{url}/_emulator/faults")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(faults["faults"][0]["id"], "slow-scan");
+}
+
+#[tokio::test]
+async fn bad_fixtures_are_refused_with_a_reason_and_change_nothing() {
+    let emu = common::start().await;
+    let url = emu.url();
+    let s3 = common::s3(url);
+    s3.create_bucket().bucket("kept").send().await.unwrap();
+    for (document, says) in [
+        ("clock: [", "not a fixture"),
+        ("tabels: []", "unknown field `tabels`"),
+        ("fixture: 9", "fixture format 9"),
+        ("state: { no_such_table: { columns: [a], rows: [[1]] } }", "unknown table"),
+        ("state: { s3_buckets: { columns: [name], rows: [[1, 2]] } }", "2 values for 1 columns"),
+        ("faults: [{ service: ec2, latencyMs: 1 }]", "unknown service"),
+        ("tables: [{ name: missing }]", "partitionKey"),
+    ] {
+        let (status, answer) = load(url, document.to_string()).await;
+        assert_eq!(status, 400, "{document}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(says), "{document}: {answer}");
+    }
+    assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1, "nothing was wiped");
+}
