@@ -7,6 +7,21 @@ use aws_credential_types::Credentials;
 use aws_smithy_http_client::Builder as HttpClientBuilder;
 use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 
+/// Creates an on-demand table `name` keyed by a string attribute `pk`.
+pub async fn pk_table(db: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    db.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A fresh in-memory emulator on an ephemeral port.
 pub async fn start() -> EmulatorHandle {
     builder().start().await.expect("emulator starts")

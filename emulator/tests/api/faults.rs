@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::{Value, json};
 
@@ -34,19 +34,6 @@ async fn fault(url: &str, id: &str) -> Value {
     common::http().get(format!("{url}/_emulator/faults/{id}")).send().await.unwrap().json().await.unwrap()
 }
 
-async fn table(db: &aws_sdk_dynamodb::Client, name: &str) {
-    db.create_table()
-        .table_name(name)
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .send()
-        .await
-        .unwrap();
-}
-
 async fn put(db: &aws_sdk_dynamodb::Client, pk: &str) -> Result<(), String> {
     db.put_item()
         .table_name("tbl")
@@ -66,7 +53,7 @@ async fn standard_retries_absorb_two_throttles_and_surface_a_longer_run() {
     let emu = common::start().await;
     let url = emu.url();
     let db = aws_sdk_dynamodb::Client::new(&sdk(url));
-    table(&db, "tbl").await;
+    common::pk_table(&db, "tbl").await;
 
     // Two throttles: the SDK's third attempt goes through.
     inject(
@@ -187,7 +174,7 @@ async fn failures(seed: u64, fault_seed: Option<u64>) -> Vec<bool> {
     let emu = common::builder().seed(seed).start().await.unwrap();
     let url = emu.url();
     let db = aws_sdk_dynamodb::Client::new(&sdk(url));
-    table(&db, "tbl").await;
+    common::pk_table(&db, "tbl").await;
     let mut spec = json!({"service": "dynamodb", "operation": "GetItem", "percent": 40,
                           "error": {"code": "AccessDeniedException"}});
     if let Some(s) = fault_seed {

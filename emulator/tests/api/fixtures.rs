@@ -4,7 +4,7 @@
 //! hand-written world loads through the services' handlers, keys with their material included.
 
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use serde_json::{Value, json};
 
@@ -36,16 +36,7 @@ async fn an_exported_state_loads_into_a_fresh_instance_as_the_same_state() {
     let sealed = kms.encrypt().key_id("alias/chat").plaintext(Blob::new("secret")).send().await.unwrap();
     let ciphertext = sealed.ciphertext_blob.unwrap();
     let db = aws_sdk_dynamodb::Client::new(&cfg);
-    db.create_table()
-        .table_name("items")
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    common::pk_table(&db, "items").await;
     db.put_item().table_name("items").item("pk", AttributeValue::S("k".into())).send().await.unwrap();
     let idp = aws_sdk_cognitoidentityprovider::Client::new(&cfg);
     let pool_id = pool(&idp, false).await;

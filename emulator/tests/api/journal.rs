@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use aws_smithy_types::retry::RetryConfig;
 use emulator::replay::{Outcome, ReplayOptions, replay};
@@ -30,16 +30,7 @@ async fn session(url: &str) -> String {
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"hello");
 
     let db = aws_sdk_dynamodb::Client::new(&cfg);
-    db.create_table()
-        .table_name("items")
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    common::pk_table(&db, "items").await;
     db.put_item()
         .table_name("items")
         .item("pk", AttributeValue::S("one".into()))
