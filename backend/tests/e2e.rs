@@ -12,8 +12,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use common::binaries;
-
 const PASSWORD: &str = "Correct-Horse-9";
 
 use testkit::sdk_config as sdk;
@@ -33,27 +31,15 @@ async fn chat() -> Chat {
 }
 
 async fn chat_with(parameters: &[(&str, &str)]) -> Chat {
-    let mut options = options();
+    let mut options = common::options();
     options.parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     chat_from(emulator::Emulator::builder().in_memory(), &options).await
 }
 
-fn options() -> UpOptions {
-    let mut options = UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
-    options.stack_name = Some("chat".into());
-    options.functions = binaries();
-    options
-}
-
 async fn chat_from(builder: emulator::EmulatorBuilder, options: &UpOptions) -> Chat {
-    let builder = builder.port(0).auto_confirm_subscriptions(true);
-    let up = emulator::up::up(builder, options).await.expect("the stack comes up");
+    let up = common::up(builder, options).await;
     let url = up.handle.url().to_string();
-    let api = |name: &str| {
-        let spec =
-            up.stack.apis.iter().find(|a| a.name.contains(name) || a.id == up.stack.physical_id(name).unwrap_or(""));
-        emulator::services::apigw::spec::invoke_url(up.handle.state(), spec.expect("api"))
-    };
+    let api = |name: &str| common::api_url(&up, name);
     Chat {
         http_api: api("ChatHttpApi"),
         ws: api("ChatWebSocket"),
@@ -324,7 +310,7 @@ async fn admin_only_pools_refuse_sign_up_and_onboard_invited_users_at_first_sign
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_users_log_in_at_once_and_a_restart_does_not_repeat_the_demo() {
     let state = tempfile::tempdir().unwrap();
-    let mut options = options();
+    let mut options = common::options();
     options.demo = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.yaml").into());
     let chat = chat_from(emulator::Emulator::builder().state_dir(state.path()), &options).await;
     let (demo, seeded) = chat.up.demo.clone().expect("the demo ran");

@@ -7,12 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use emulator::up::{Up, UpOptions};
+use emulator::up::Up;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use common::binaries;
 use testkit::sdk_config as sdk;
 
 const PASSWORD: &str = "Correct-Horse-9";
@@ -26,15 +25,8 @@ struct Chat {
 }
 
 async fn chat() -> Chat {
-    let mut options = UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
-    options.stack_name = Some("chat".into());
-    options.functions = binaries();
-    let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true);
-    let up = emulator::up::up(builder, &options).await.expect("the stack comes up");
-    let api = |name: &str| {
-        let spec = up.stack.apis.iter().find(|a| a.id == up.stack.physical_id(name).unwrap_or("")).expect("api");
-        emulator::services::apigw::spec::invoke_url(up.handle.state(), spec)
-    };
+    let up = common::up(emulator::Emulator::builder().in_memory(), &common::options()).await;
+    let api = |name: &str| common::api_url(&up, name);
     Chat {
         http_api: api("ChatHttpApi"),
         ws: api("ChatWebSocket"),

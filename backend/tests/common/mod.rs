@@ -1,5 +1,8 @@
 //! Helpers shared by the suites that run the backend's real binaries under `emulator up`.
 
+// Each suite uses some of these.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 
 use emulator::template::provision::FunctionBinaries;
@@ -18,4 +21,25 @@ pub fn binaries() -> FunctionBinaries {
     .map(|(k, v)| (k.to_string(), v.into()))
     .collect();
     FunctionBinaries::Map(map)
+}
+
+/// `backend/template.yaml` as the stack `chat`, run with [`binaries`].
+pub fn options() -> emulator::up::UpOptions {
+    let mut options = emulator::up::UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
+    options.stack_name = Some("chat".into());
+    options.functions = binaries();
+    options
+}
+
+/// Brings the stack up on a free port, with e-mail subscriptions confirmed at once.
+pub async fn up(builder: emulator::EmulatorBuilder, options: &emulator::up::UpOptions) -> emulator::up::Up {
+    let builder = builder.port(0).auto_confirm_subscriptions(true);
+    emulator::up::up(builder, options).await.expect("the stack comes up")
+}
+
+/// The local invoke URL of the stack's API `logical_id`.
+pub fn api_url(up: &emulator::up::Up, logical_id: &str) -> String {
+    let id = up.stack.physical_id(logical_id).expect("the API is in the stack");
+    let spec = up.stack.apis.iter().find(|a| a.id == id).expect("the API is saved");
+    emulator::services::apigw::spec::invoke_url(up.handle.state(), spec)
 }
