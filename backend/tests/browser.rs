@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use emulator::up::{Up, UpOptions};
+use emulator::up::Up;
 use fantoccini::{Client, Locator};
 use futures_util::FutureExt as _;
 use serde_json::{Value, json};
@@ -312,13 +312,10 @@ fn serve_web_client(emu: &emulator::state::Emu, config: Value) {
 }
 
 async fn stack() -> Up {
-    let mut options = UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
-    options.stack_name = Some("chat".into());
-    options.functions = common::binaries();
+    let mut options = common::options();
     // Served at /_app/ with a config.json of the stack's outputs as they answer here.
     options.web = Some(web_dir());
-    let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true);
-    emulator::up::up(builder, &options).await.expect("the stack comes up")
+    common::up(emulator::Emulator::builder().in_memory(), &options).await
 }
 
 /// The confirmation code in the newest mail to `address`.

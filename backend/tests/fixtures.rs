@@ -6,10 +6,8 @@
 mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use emulator::up::UpOptions;
 use serde_json::Value;
 
-use common::binaries;
 use testkit::sdk_config as sdk;
 
 const FIXTURE: &str = r#"
@@ -28,17 +26,13 @@ app:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn app_data_in_a_fixture_goes_through_the_backend_and_is_stored_sealed() {
-    let mut options = UpOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"));
-    options.stack_name = Some("chat".into());
-    options.functions = binaries();
+    let options = common::options();
     let fixture = emulator::fixtures::parse(FIXTURE).unwrap();
-    let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true).fixture(fixture);
-    let up = emulator::up::up(builder, &options).await.expect("the stack comes up with the fixture");
+    let up = common::up(emulator::Emulator::builder().in_memory().fixture(fixture), &options).await;
     let url = up.handle.url().to_string();
     let pool = up.stack.physical_id("UserPool").unwrap();
     let client = up.stack.physical_id("UserPoolClient").unwrap();
-    let spec = up.stack.apis.iter().find(|a| a.id == up.stack.physical_id("ChatHttpApi").unwrap()).unwrap();
-    let http_api = emulator::services::apigw::spec::invoke_url(up.handle.state(), spec);
+    let http_api = common::api_url(&up, "ChatHttpApi");
 
     // Bob signs in with the fixture's password and reads Alice's message, decrypted for him.
     let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&url));
@@ -93,15 +87,13 @@ async fn app_data_in_a_fixture_goes_through_the_backend_and_is_stored_sealed() {
     let exported: Value = http.get(format!("{url}/_emulator/state")).send().await.unwrap().json().await.unwrap();
     up.handle.shutdown().await;
     let fixture: emulator::fixtures::Fixture = serde_json::from_value(exported).unwrap();
-    let builder = emulator::Emulator::builder().in_memory().port(0).auto_confirm_subscriptions(true).fixture(fixture);
-    let again = emulator::up::up(builder, &options).await.expect("the stack comes up on the exported state");
+    let again = common::up(emulator::Emulator::builder().in_memory().fixture(fixture), &options).await;
     assert!(
         again.stack.resources.iter().all(|r| r.status != emulator::template::provision::ResourceStatus::Created),
         "every resource is reused"
     );
     let url = again.handle.url().to_string();
-    let spec = again.stack.apis.iter().find(|a| a.id == again.stack.physical_id("ChatHttpApi").unwrap()).unwrap();
-    let http_api = emulator::services::apigw::spec::invoke_url(again.handle.state(), spec);
+    let http_api = common::api_url(&again, "ChatHttpApi");
     let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&url));
     let tokens = testkit::srp::login(&idp, pool, client, "bob", "Fixture-Passw0rd").await.expect("bob signs in again");
     let r = http
