@@ -7,24 +7,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
-use emulator::up::{Up, UpOptions};
+use emulator::up::UpOptions;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-const PASSWORD: &str = "Correct-Horse-9";
-
+use common::{Chat, PASSWORD};
 use testkit::sdk_config as sdk;
-
-struct Chat {
-    up: Up,
-    url: String,
-    http_api: String,
-    ws: String,
-    pool: String,
-    client: String,
-    http: reqwest::Client,
-}
 
 async fn chat() -> Chat {
     chat_with(&[]).await
@@ -37,53 +26,7 @@ async fn chat_with(parameters: &[(&str, &str)]) -> Chat {
 }
 
 async fn chat_from(builder: emulator::EmulatorBuilder, options: &UpOptions) -> Chat {
-    let up = common::up(builder, options).await;
-    let url = up.handle.url().to_string();
-    let api = |name: &str| common::api_url(&up, name);
-    Chat {
-        http_api: api("ChatHttpApi"),
-        ws: api("ChatWebSocket"),
-        pool: up.stack.physical_id("UserPool").unwrap().to_string(),
-        client: up.stack.physical_id("UserPoolClient").unwrap().to_string(),
-        url,
-        up,
-        http: reqwest::Client::new(),
-    }
-}
-
-struct User {
-    sub: String,
-    access: String,
-    id: String,
-}
-
-impl Chat {
-    async fn mailbox(&self, address: &str) -> Vec<Value> {
-        testkit::mailbox(&self.url, address).await
-    }
-
-    /// Signs up with the e-mailed code, then logs in with SRP.
-    async fn user(&self, name: &str) -> User {
-        let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&self.url));
-        let email = format!("{name}@example.com");
-        testkit::sign_up(&self.url, &self.client, name, &email, PASSWORD).await.unwrap();
-        let tokens = testkit::srp::login(&idp, &self.pool, &self.client, name, PASSWORD).await.expect("SRP login");
-        let access = tokens.access_token.unwrap();
-        let id = tokens.id_token.unwrap();
-        let me = self.get(&id, "/me").await;
-        assert_eq!(me.0, 200, "profile created by PostConfirmation: {}", me.1);
-        User { sub: me.1["userId"].as_str().unwrap().to_string(), access, id }
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.http_api)).bearer_auth(token).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.http_api)).bearer_auth(token).json(&body).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
+    Chat::start(builder, options).await
 }
 
 async fn next_json<S>(ws: &mut S, within: Duration) -> Option<Value>

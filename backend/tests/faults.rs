@@ -7,64 +7,20 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use emulator::up::Up;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use testkit::sdk_config as sdk;
 
-const PASSWORD: &str = "Correct-Horse-9";
-
-struct Chat {
-    up: Up,
-    url: String,
-    http_api: String,
-    ws: String,
-    http: reqwest::Client,
-}
+use common::{Chat, User};
 
 async fn chat() -> Chat {
-    let up = common::up(emulator::Emulator::builder().in_memory(), &common::options()).await;
-    let api = |name: &str| common::api_url(&up, name);
-    Chat {
-        http_api: api("ChatHttpApi"),
-        ws: api("ChatWebSocket"),
-        url: up.handle.url().to_string(),
-        up,
-        http: reqwest::Client::new(),
-    }
+    Chat::start(emulator::Emulator::builder().in_memory(), &common::options()).await
 }
 
-struct User {
-    sub: String,
-    access: String,
-    id: String,
-}
-
+/// The fault admin API, and what a user sees of a conversation.
 impl Chat {
-    async fn user(&self, name: &str) -> User {
-        let idp = aws_sdk_cognitoidentityprovider::Client::new(&sdk(&self.url));
-        let pool = self.up.stack.physical_id("UserPool").unwrap();
-        let client = self.up.stack.physical_id("UserPoolClient").unwrap();
-        testkit::sign_up(&self.url, client, name, &format!("{name}@example.com"), PASSWORD).await.unwrap();
-        let tokens = testkit::srp::login(&idp, pool, client, name, PASSWORD).await.expect("SRP login");
-        let id = tokens.id_token.unwrap();
-        let (status, me) = self.get(&id, "/me").await;
-        assert_eq!(status, 200, "{me}");
-        User { sub: me["userId"].as_str().unwrap().to_string(), access: tokens.access_token.unwrap(), id }
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.http_api)).bearer_auth(token).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.http_api)).bearer_auth(token).json(&body).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
     async fn inject(&self, fault: Value) {
         let r = self.http.post(format!("{}/_emulator/faults", self.url)).json(&fault).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());

@@ -43,3 +43,67 @@ pub fn api_url(up: &emulator::up::Up, logical_id: &str) -> String {
     let spec = up.stack.apis.iter().find(|a| a.id == id).expect("the API is saved");
     emulator::services::apigw::spec::invoke_url(up.handle.state(), spec)
 }
+
+/// The password every test user signs up with.
+pub const PASSWORD: &str = "Correct-Horse-9";
+
+/// A running chat stack and where it answers, with a plain HTTP client for its API.
+pub struct Chat {
+    pub up: emulator::up::Up,
+    pub url: String,
+    pub http_api: String,
+    pub ws: String,
+    pub pool: String,
+    pub client: String,
+    pub http: reqwest::Client,
+}
+
+/// A signed-up, logged-in user: their id (`sub`) and tokens.
+pub struct User {
+    pub sub: String,
+    pub access: String,
+    pub id: String,
+}
+
+impl Chat {
+    /// Brings the stack up ([`up`]) and finds its APIs, pool and client.
+    pub async fn start(builder: emulator::EmulatorBuilder, options: &emulator::up::UpOptions) -> Chat {
+        let up = up(builder, options).await;
+        Chat {
+            url: up.handle.url().to_string(),
+            http_api: api_url(&up, "ChatHttpApi"),
+            ws: api_url(&up, "ChatWebSocket"),
+            pool: up.stack.physical_id("UserPool").expect("the pool").to_string(),
+            client: up.stack.physical_id("UserPoolClient").expect("the client").to_string(),
+            up,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn mailbox(&self, address: &str) -> Vec<serde_json::Value> {
+        testkit::mailbox(&self.url, address).await
+    }
+
+    /// Signs up `name` with the e-mailed code, then logs in with SRP; the profile must exist.
+    pub async fn user(&self, name: &str) -> User {
+        let idp = aws_sdk_cognitoidentityprovider::Client::new(&testkit::sdk_config(&self.url));
+        let email = format!("{name}@example.com");
+        testkit::sign_up(&self.url, &self.client, name, &email, PASSWORD).await.unwrap();
+        let tokens = testkit::srp::login(&idp, &self.pool, &self.client, name, PASSWORD).await.expect("SRP login");
+        let access = tokens.access_token.unwrap();
+        let id = tokens.id_token.unwrap();
+        let (status, me) = self.get(&id, "/me").await;
+        assert_eq!(status, 200, "profile created by PostConfirmation: {me}");
+        User { sub: me["userId"].as_str().unwrap().to_string(), access, id }
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(format!("{}{path}", self.http_api)).bearer_auth(token).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self.http.post(format!("{}{path}", self.http_api)).bearer_auth(token).json(&body).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}

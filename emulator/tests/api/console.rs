@@ -4,7 +4,7 @@
 //! bad input is a JSON error.
 
 use aws_sdk_dynamodb::primitives::Blob as DdbBlob;
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use serde_json::{Value, json};
@@ -69,16 +69,7 @@ async fn table_items_page_with_scan_cursors_and_binary_is_summarised() {
     let emu = common::start().await;
     let url = emu.url();
     let db = ddb(url);
-    db.create_table()
-        .table_name("things")
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    common::pk_table(&db, "things").await;
     for i in 0..7 {
         db.put_item()
             .table_name("things")
