@@ -3,6 +3,7 @@
 # for the `localstack` conformance target. The community edition answers S3, KMS and SNS here.
 #
 #   start-localstack.sh          install if missing, start, wait until healthy, print its endpoint
+#   start-localstack.sh install  install if missing, print the virtualenv's path (the bench starts it itself)
 #   start-localstack.sh stop     stop the instance this script started
 #
 # Environment:
@@ -77,6 +78,11 @@ if ! installed; then
     echo "localstack: SKIPPED: localstack-core could not be installed (no network?)" >&2
     exit 2
   fi
+fi
+
+if [ "${1:-}" = "install" ]; then
+  echo "$VENV"
+  exit 0
 fi
 
 PORT="${LS_PORT:-$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"

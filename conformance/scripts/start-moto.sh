@@ -2,6 +2,7 @@
 # Installs (once) and starts moto server on loopback for the `moto` conformance target.
 #
 #   start-moto.sh          install if missing, start, wait until it answers, print its endpoint
+#   start-moto.sh install  install if missing, print the virtualenv's path (the bench starts it itself)
 #   start-moto.sh stop     stop the instance this script started
 #
 # Environment:
@@ -52,6 +53,11 @@ if [ ! -x "$VENV/bin/moto_server" ] || ! "$VENV/bin/python" -c "import moto, sys
     echo "moto: SKIPPED: moto[server]==$MOTO_VERSION could not be installed (no network or no venv support)" >&2
     exit 2
   fi
+fi
+
+if [ "${1:-}" = "install" ]; then
+  echo "$VENV"
+  exit 0
 fi
 
 PORT="${MOTO_PORT:-$(free_port)}"
