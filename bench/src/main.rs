@@ -269,15 +269,26 @@ async fn cold_start(launcher: &Launcher, wait: Duration) -> anyhow::Result<(f64,
 /// Runs `conformance/scripts/run.sh all` and reads the wall time it records per target.
 fn conformance_wall_times(root: &Path) -> String {
     eprintln!("== conformance run (conformance/scripts/run.sh all)");
-    let status = std::process::Command::new("bash").arg(root.join("conformance/scripts/run.sh")).arg("all").current_dir(root).status();
-    let dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target")).join("conformance");
+    let status = std::process::Command::new("bash")
+        .arg(root.join("conformance/scripts/run.sh"))
+        .arg("all")
+        .current_dir(root)
+        .status();
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("conformance");
     let mut md = String::from("## Full conformance run, wall time per target\n\n| target | wall time |\n|---|---|\n");
     for t in ["emulator", "moto", "localstack"] {
         let wall = std::fs::read_to_string(dir.join(format!("wall-{t}.txt"))).map(|s| s.trim().to_string());
         md.push_str(&format!("| {t} | {} |\n", wall.unwrap_or_else(|_| "skipped".into())));
     }
     if let Ok(table) = std::fs::read_to_string(dir.join("conformance-report.md")) {
-        md.push_str(&format!("\nrun.sh exit: {}; its report: `{}`\n", status.map(|s| s.to_string()).unwrap_or_default(), dir.join("conformance-report.md").display()));
+        md.push_str(&format!(
+            "\nrun.sh exit: {}; its report: `{}`\n",
+            status.map(|s| s.to_string()).unwrap_or_default(),
+            dir.join("conformance-report.md").display()
+        ));
         let _ = table;
     }
     md
@@ -307,7 +318,11 @@ fn workspace_root() -> PathBuf {
 fn machine_line() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let profile = if cfg!(debug_assertions) { "debug build (numbers not representative)" } else { "release build" };

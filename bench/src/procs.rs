@@ -62,6 +62,9 @@ mod tests {
         child.kill().ok();
         child.wait().ok();
         assert!(child_kib > 0);
-        assert!(tree * 1024.0 >= (own + child_kib) as f64 * 0.9, "tree {tree} MiB, own {own} KiB, child {child_kib} KiB");
+        assert!(
+            tree * 1024.0 >= (own + child_kib) as f64 * 0.9,
+            "tree {tree} MiB, own {own} KiB, child {child_kib} KiB"
+        );
     }
 }

@@ -39,7 +39,8 @@ impl Row {
 }
 
 pub fn csv(rows: &[Row]) -> String {
-    let mut out = String::from("section,target,operation,concurrency,requests,errors,throughput_per_s,p50_ms,p99_ms,max_ms\n");
+    let mut out =
+        String::from("section,target,operation,concurrency,requests,errors,throughput_per_s,p50_ms,p99_ms,max_ms\n");
     for r in rows {
         let _ = writeln!(
             out,
@@ -110,7 +111,9 @@ pub struct Report<'a> {
 
 impl Report<'_> {
     fn find(&self, target: Kind, op: &str, c: usize) -> Option<&Row> {
-        self.rows.iter().find(|r| r.section == "ops" && r.target == target.name() && r.operation == op && r.concurrency == c)
+        self.rows
+            .iter()
+            .find(|r| r.section == "ops" && r.target == target.name() && r.operation == op && r.concurrency == c)
     }
 
     pub fn markdown(&self) -> String {
@@ -118,7 +121,10 @@ impl Report<'_> {
         let _ = writeln!(md, "# Benchmark: emulator vs moto vs LocalStack\n");
         let _ = writeln!(md, "{}  \n{}\n", self.machine, self.settings);
         let _ = writeln!(md, "## Start-up and memory\n");
-        let _ = writeln!(md, "| target | version | start → healthy (ms, median) | start → first PutObject (ms, median) | idle RSS (MiB) | RSS after workload (MiB) |");
+        let _ = writeln!(
+            md,
+            "| target | version | start → healthy (ms, median) | start → first PutObject (ms, median) | idle RSS (MiB) | RSS after workload (MiB) |"
+        );
         let _ = writeln!(md, "|---|---|---|---|---|---|");
         for t in self.targets {
             let Some(s) = self.startup.get(t) else { continue };
@@ -158,8 +164,11 @@ impl Report<'_> {
                             let errs = if r.errors > 0 { format!(" ({} errors)", r.errors) } else { String::new() };
                             let _ = write!(md, " {:.0}{errs} | {:.2} / {:.2} |", r.throughput, r.p50_ms, r.p99_ms);
                         }
-                        Some(r) => {
+                        Some(r) if r.errors > 0 => {
                             let _ = write!(md, " all {} failed | — |", r.errors);
+                        }
+                        Some(_) => {
+                            let _ = write!(md, " none finished in the window | — |");
                         }
                         None => {
                             let why = self.not_measured.get(&(t, op.clone())).map(String::as_str).unwrap_or("not run");
@@ -177,7 +186,10 @@ impl Report<'_> {
         }
         let errors: Vec<&Row> = self.rows.iter().filter(|r| r.errors > 0).collect();
         if !errors.is_empty() {
-            let _ = writeln!(md, "\nErrors counted above are requests that failed or returned a wrong answer; see the CSV.");
+            let _ = writeln!(
+                md,
+                "\nErrors counted above are requests that failed or returned a wrong answer; see the CSV."
+            );
         }
         if let Some(chat) = &self.chat {
             let _ = writeln!(md, "\n{chat}");
@@ -206,7 +218,10 @@ pub fn svg(rows: &[Row], op_names: &[String], concurrency: usize, targets: &[Kin
     let x = |ms: f64| LEFT + (ms.clamp(lo, hi).log10() - lo.log10()) / (hi.log10() - lo.log10()) * (W - LEFT - RIGHT);
     let h = TOP + ROW_H * op_names.len() as f64 + 40.0;
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         s,
@@ -232,7 +247,11 @@ pub fn svg(rows: &[Row], op_names: &[String], concurrency: usize, targets: &[Kin
             .iter()
             .filter_map(|t| {
                 rows.iter().find(|r| {
-                    r.section == "ops" && r.target == t.name() && &r.operation == op && r.concurrency == concurrency && r.requests > 0
+                    r.section == "ops"
+                        && r.target == t.name()
+                        && &r.operation == op
+                        && r.concurrency == concurrency
+                        && r.requests > 0
                 })
             })
             .collect();
@@ -241,8 +260,17 @@ pub fn svg(rows: &[Row], op_names: &[String], concurrency: usize, targets: &[Kin
             let y = y0 + 3.0 + band * j as f64;
             let (a, b, m) = (x(r.p50_ms), x(r.p99_ms), x(r.max_ms));
             let c = colours(r.target);
-            let _ = writeln!(s, r#"<rect x="{a:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{c}"/>"#, (b - a).max(2.0), band - 2.0);
-            let _ = writeln!(s, r#"<line x1="{m:.1}" y1="{y:.1}" x2="{m:.1}" y2="{:.1}" stroke="{c}" stroke-width="2"/>"#, y + band - 2.0);
+            let _ = writeln!(
+                s,
+                r#"<rect x="{a:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{c}"/>"#,
+                (b - a).max(2.0),
+                band - 2.0
+            );
+            let _ = writeln!(
+                s,
+                r#"<line x1="{m:.1}" y1="{y:.1}" x2="{m:.1}" y2="{:.1}" stroke="{c}" stroke-width="2"/>"#,
+                y + band - 2.0
+            );
         }
     }
     s.push_str("</svg>\n");

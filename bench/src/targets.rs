@@ -89,7 +89,9 @@ impl Launcher {
         Ok(Launcher {
             kind: Kind::Emulator,
             program: bin.to_path_buf(),
-            args: ["serve", "--host", "127.0.0.1", "--port", "{port}", "--state", "{dir}/state"].map(String::from).into(),
+            args: ["serve", "--host", "127.0.0.1", "--port", "{port}", "--state", "{dir}/state"]
+                .map(String::from)
+                .into(),
             env: vec![("RUST_LOG".into(), "warn".into())],
             version,
         })
@@ -184,7 +186,11 @@ impl Launcher {
             if let Some(status) = child.try_wait()? {
                 let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                bail!("{} exited at start ({status}):\n{}", self.kind.name(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+                bail!(
+                    "{} exited at start ({status}):\n{}",
+                    self.kind.name(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
             }
             if spawned.elapsed() > wait {
                 bail!("{} did not answer {health} within {wait:?}", self.kind.name());

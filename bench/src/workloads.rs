@@ -57,7 +57,9 @@ impl Clients {
     pub fn new(url: &str) -> Clients {
         let config = testkit::sdk_config(url).into_builder().retry_config(RetryConfig::disabled()).build();
         Clients {
-            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
+            ),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
             idp: aws_sdk_cognitoidentityprovider::Client::new(&config),
@@ -134,8 +136,12 @@ async fn table(c: &Clients, run: &str, suffix: &str) -> anyhow::Result<String> {
         .create_table()
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build()?)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::N).build()?)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build()?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::N).build()?,
+        )
         .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build()?)
         .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build()?)
         .send()

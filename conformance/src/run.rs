@@ -23,6 +23,32 @@ pub enum Cleanup {
     UserPool(String),
 }
 
+/// A peer's known deviation from AWS in one scenario.
+#[derive(Debug, Clone)]
+pub struct KnownBug {
+    pub target: Target,
+    /// What AWS does instead.
+    pub reason: String,
+    /// The steps (their `op` names) where the deviation shows; `None`: anywhere.
+    pub steps: Option<Vec<String>>,
+}
+
+impl KnownBug {
+    /// Limits the mark to these steps: a difference in another step is a failure.
+    pub fn in_steps(&mut self, ops: &[&str]) -> &mut KnownBug {
+        self.steps = Some(ops.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Whether the mark covers a difference in the steps `differing`.
+    pub fn covers(&self, differing: &[String]) -> bool {
+        match &self.steps {
+            None => true,
+            Some(steps) => differing.iter().all(|d| steps.contains(d)),
+        }
+    }
+}
+
 pub struct Run {
     pub target: Target,
     /// The region the clients sign for.
@@ -34,7 +60,7 @@ pub struct Run {
     pub endpoint: Option<String>,
     pub(crate) sdk: SdkConfig,
     pub(crate) steps: Vec<Value>,
-    pub(crate) known_bugs: Vec<(Target, String)>,
+    pub(crate) known_bugs: Vec<KnownBug>,
     pub(crate) cleanups: Vec<Cleanup>,
 }
 
@@ -61,10 +87,12 @@ impl Run {
     }
 
     /// Declares that this scenario fails on `target` because the target is wrong (not the
-    /// emulator): a failure there is reported as a known peer bug with `reason`, and does not
-    /// fail the test. The scenario still runs in full.
-    pub fn known_peer_bug(&mut self, target: Target, reason: &str) {
-        self.known_bugs.push((target, reason.to_string()));
+    /// emulator): a difference there is reported as a known peer bug with `reason`, and does not
+    /// fail the test. The scenario still runs in full. Name the steps the bug shows in with
+    /// [`KnownBug::in_steps`], so that a difference in any other step still fails.
+    pub fn known_peer_bug(&mut self, target: Target, reason: &str) -> &mut KnownBug {
+        self.known_bugs.push(KnownBug { target, reason: reason.to_string(), steps: None });
+        self.known_bugs.last_mut().expect("just pushed")
     }
 
     /// Deletes `what` when the scenario ends, even on failure.

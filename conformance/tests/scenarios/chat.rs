@@ -34,7 +34,8 @@ scenario!(envelope_encryption_across_kms_s3_and_dynamodb, [Kms, S3, DynamoDb], |
     run.known_peer_bug(
         Target::Moto,
         "moto answers Decrypt naming another key with AccessDeniedException (AWS: IncorrectKeyException)",
-    );
+    )
+    .in_steps(&["Decrypt the data key naming bob's key"]);
     let (kms, s3, ddb) = (run.kms(), run.s3(), run.dynamodb());
     let alice = user_key(run, "alice").await?;
     let bob = user_key(run, "bob").await?;

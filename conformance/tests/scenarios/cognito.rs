@@ -124,7 +124,8 @@ async fn code_sent_to(run: &Run, address: &str) -> String {
 }
 
 scenario!(sign_up_and_confirm, [Cognito, CognitoCodes], |run| {
-    run.known_peer_bug(Target::Moto, "moto accepts any confirmation code, reports SMS/phone_number delivery for an e-mail code, and leaves email_verified unset after confirmation");
+    run.known_peer_bug(Target::Moto, "moto accepts any confirmation code, reports SMS/phone_number delivery for an e-mail code, and leaves email_verified unset after confirmation")
+        .in_steps(&["SignUp", "ConfirmSignUp with a wrong code", "AdminGetUser"]);
     let idp = run.cognito();
     let (pool_id, client_id) = pool(run, false).await?;
     let address = format!("{}@example.com", run.name("alice"));
@@ -199,7 +200,8 @@ scenario!(admin_create_user_and_new_password_required, [Cognito], |run| {
     run.known_peer_bug(
         Target::Moto,
         "moto lets anyone SignUp in a pool that allows only admins to create users (AWS: NotAuthorizedException)",
-    );
+    )
+    .in_steps(&["SignUp in an admin-only pool"]);
     let idp = run.cognito();
     let (pool_id, client_id) = pool(run, true).await?;
     run.err(
@@ -270,7 +272,8 @@ scenario!(admin_create_user_and_new_password_required, [Cognito], |run| {
 });
 
 scenario!(password_srp_refresh_and_sign_out, [Cognito], |run| {
-    run.known_peer_bug(Target::Moto, "moto's PASSWORD_VERIFIER challenge carries a SECRET_BLOCK that is not base64, so an SRP client cannot answer it");
+    run.known_peer_bug(Target::Moto, "moto's PASSWORD_VERIFIER challenge carries a SECRET_BLOCK that is not base64, so an SRP client cannot answer it")
+        .in_steps(&["USER_SRP_AUTH", "USER_SRP_AUTH wrong password"]);
     let idp = run.cognito();
     let (pool_id, client_id) = pool(run, false).await?;
     admin_user(run, &pool_id, "dave").await?;
@@ -363,7 +366,8 @@ fn verify(token: &str, jwks: &Value, audience: Option<&str>) -> Value {
 }
 
 scenario!(tokens_verify_against_jwks, [Cognito], |run| {
-    run.known_peer_bug(Target::Moto, "moto's tokens lack the event_id claim, and its ID token lacks the email claim");
+    run.known_peer_bug(Target::Moto, "moto's tokens lack the event_id claim, and its ID token lacks the email claim")
+        .in_steps(&["id token: claims", "access token: claims"]);
     let (pool_id, client_id) = pool(run, false).await?;
     admin_user(run, &pool_id, "erin").await?;
     let auth = password_login(run, "InitiateAuth", &client_id, "erin").await?;

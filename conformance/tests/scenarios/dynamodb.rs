@@ -313,7 +313,8 @@ scenario!(queries_gsi_and_pagination, [DynamoDb], |run| {
     run.known_peer_bug(
         Target::Moto,
         "moto answers a Query on an unknown index with ResourceNotFoundException (AWS: ValidationException)",
-    );
+    )
+    .in_steps(&["Query an unknown index"]);
     let ddb = run.dynamodb();
     let t = table(run, "query", true, None).await?;
     for i in 0..8 {
@@ -606,7 +607,8 @@ scenario!(transactions_and_batches, [DynamoDb], |run| {
 });
 
 scenario!(ttl_settings, [DynamoDb], |run| {
-    run.known_peer_bug(Target::Moto, "moto accepts enabling TTL twice (AWS: ValidationException) and names a missing table's error ResourceNotFound instead of ResourceNotFoundException");
+    run.known_peer_bug(Target::Moto, "moto accepts enabling TTL twice (AWS: ValidationException) and names a missing table's error ResourceNotFound instead of ResourceNotFoundException")
+        .in_steps(&["UpdateTimeToLive enable again", "UpdateTimeToLive on a missing table"]);
     let ddb = run.dynamodb();
     let t = table(run, "ttl", false, None).await?;
     run.ok("DescribeTimeToLive initially", ddb.describe_time_to_live().table_name(&t).send().await, |o| {
@@ -772,7 +774,8 @@ scenario!(streams, [DynamoDb, DynamoDbStreams], |run| {
     run.known_peer_bug(
         Target::Moto,
         "moto answers DescribeStream of an unknown stream with HTTP 500 (AWS: ResourceNotFoundException, 400)",
-    );
+    )
+    .in_steps(&["GetShardIterator for an unknown shard"]);
     let ddb = run.dynamodb();
     let streams = run.streams();
     let t = table(run, "stream", false, Some(StreamViewType::NewAndOldImages)).await?;

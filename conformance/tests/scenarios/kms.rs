@@ -36,8 +36,10 @@ async fn key(run: &mut Run, description: &str) -> conformance::Result<(String, S
 }
 
 scenario!(keys_aliases_and_encryption, [Kms], |run| {
-    run.known_peer_bug(Target::LocalStack, "LocalStack omits EncryptionAlgorithm from Encrypt");
-    run.known_peer_bug(Target::Moto, "moto leaves KeyUsage out of a key's metadata when CreateKey does not name it (AWS: ENCRYPT_DECRYPT), omits EncryptionAlgorithm from Encrypt, and answers Decrypt of garbage with AccessDeniedException (AWS: InvalidCiphertextException)");
+    run.known_peer_bug(Target::LocalStack, "LocalStack omits EncryptionAlgorithm from Encrypt")
+        .in_steps(&["Encrypt by alias"]);
+    run.known_peer_bug(Target::Moto, "moto leaves KeyUsage out of a key's metadata when CreateKey does not name it (AWS: ENCRYPT_DECRYPT), omits EncryptionAlgorithm from Encrypt, and answers Decrypt of garbage with AccessDeniedException (AWS: InvalidCiphertextException)")
+        .in_steps(&["CreateKey", "DescribeKey by alias", "Encrypt by alias", "Decrypt garbage"]);
     let kms = run.kms();
     let (key_id, _) = key(run, "conformance keys").await?;
     let alias = format!("alias/{}", run.name("k"));
@@ -75,11 +77,13 @@ scenario!(keys_aliases_and_encryption, [Kms], |run| {
 });
 
 scenario!(data_keys_and_context_binding, [Kms], |run| {
-    run.known_peer_bug(Target::LocalStack, "LocalStack accepts GenerateDataKey with both KeySpec and NumberOfBytes, and with neither (AWS: ValidationException)");
+    run.known_peer_bug(Target::LocalStack, "LocalStack accepts GenerateDataKey with both KeySpec and NumberOfBytes, and with neither (AWS: ValidationException)")
+        .in_steps(&["GenerateDataKey with both KeySpec and NumberOfBytes", "GenerateDataKey without KeySpec"]);
     run.known_peer_bug(
         Target::Moto,
         "moto leaves KeyUsage out of a key's metadata when CreateKey does not name it (AWS: ENCRYPT_DECRYPT)",
-    );
+    )
+    .in_steps(&["CreateKey"]);
     let kms = run.kms();
     let (key_id, _) = key(run, "conformance data keys").await?;
     let dk = run.ok(
@@ -142,8 +146,10 @@ scenario!(key_states, [Kms], |run| {
     run.known_peer_bug(
         Target::LocalStack,
         "LocalStack answers ScheduleKeyDeletion with the bare key id (AWS: the key ARN)",
-    );
-    run.known_peer_bug(Target::Moto, "moto encrypts under disabled keys and keys pending deletion, accepts a 3-day deletion window (AWS: 7-30, ValidationException) and leaves KeyState and PendingWindowInDays out of ScheduleKeyDeletion");
+    )
+    .in_steps(&["ScheduleKeyDeletion 7 days"]);
+    run.known_peer_bug(Target::Moto, "moto encrypts under disabled keys and keys pending deletion, accepts a 3-day deletion window (AWS: 7-30, ValidationException) and leaves KeyState and PendingWindowInDays out of ScheduleKeyDeletion")
+        .in_steps(&["CreateKey", "DescribeKey disabled", "Encrypt under a disabled key", "GenerateDataKey under a disabled key", "ScheduleKeyDeletion 3 days", "ScheduleKeyDeletion 7 days", "DescribeKey pending deletion", "Encrypt under a key pending deletion", "Decrypt under a key pending deletion", "EnableKey pending deletion", "CancelKeyDeletion", "DescribeKey after cancel"]);
     let kms = run.kms();
     let (key_id, _) = key(run, "conformance key states").await?;
     run.ok("DisableKey", kms.disable_key().key_id(&key_id).send().await, |_| Value::Null)?;
@@ -185,8 +191,17 @@ scenario!(key_states, [Kms], |run| {
 });
 
 scenario!(key_policies, [Kms], |run| {
-    run.known_peer_bug(Target::Moto, "moto stores key policies but neither enforces nor validates them");
-    run.known_peer_bug(Target::LocalStack, "LocalStack stores key policies but does not enforce them");
+    run.known_peer_bug(Target::Moto, "moto stores key policies but neither enforces nor validates them").in_steps(&[
+        "CreateKey",
+        "Encrypt denied by policy",
+        "GenerateDataKey for reader bob",
+        "PutKeyPolicy malformed",
+    ]);
+    run.known_peer_bug(Target::LocalStack, "LocalStack stores key policies but does not enforce them").in_steps(&[
+        "Encrypt denied by policy",
+        "GenerateDataKey for reader bob",
+        "PutKeyPolicy malformed",
+    ]);
     let kms = run.kms();
     let (key_id, key_arn) = key(run, "conformance policies").await?;
     let account = key_arn.split(':').nth(4).unwrap_or_default().to_string();

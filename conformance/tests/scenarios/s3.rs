@@ -89,7 +89,8 @@ scenario!(objects_and_ranges, [S3], |run| {
 });
 
 scenario!(listing_pagination, [S3], |run| {
-    run.known_peer_bug(Target::Moto, "moto does not echo Marker in a ListObjects (v1) response");
+    run.known_peer_bug(Target::Moto, "moto does not echo Marker in a ListObjects (v1) response")
+        .in_steps(&["ListObjects (v1) marker"]);
     let s3 = run.s3();
     let b = bucket(run, "listing").await?;
     for key in ["a/1", "a/2", "a/3", "b/1", "b/2", "c", "d"] {
@@ -141,8 +142,10 @@ scenario!(listing_pagination, [S3], |run| {
 });
 
 scenario!(presigned_urls, [S3], |run| {
-    run.known_peer_bug(Target::Moto, "moto accepts presigned URLs with a wrong signature and after they expire");
-    run.known_peer_bug(Target::LocalStack, "LocalStack accepts presigned URLs with a wrong signature (S3_SKIP_SIGNATURE_VALIDATION defaults to 1) and after they expire");
+    run.known_peer_bug(Target::Moto, "moto accepts presigned URLs with a wrong signature and after they expire")
+        .in_steps(&["GET presigned, signature altered", "GET presigned, expired"]);
+    run.known_peer_bug(Target::LocalStack, "LocalStack accepts presigned URLs with a wrong signature (S3_SKIP_SIGNATURE_VALIDATION defaults to 1) and after they expire")
+        .in_steps(&["GET presigned, signature altered", "GET presigned, expired"]);
     let s3 = run.s3();
     let b = bucket(run, "presigned").await?;
     let http = reqwest::Client::new();
@@ -186,11 +189,13 @@ scenario!(sse_kms, [S3, Kms], |run| {
     run.known_peer_bug(
         Target::LocalStack,
         "LocalStack accepts SSE-KMS with a key that does not exist (AWS: KMS.NotFoundException, 400)",
-    );
+    )
+    .in_steps(&["PutObject SSE-KMS unknown key"]);
     run.known_peer_bug(
         Target::Moto,
         "moto accepts SSE-KMS with a key that does not exist (AWS: KMS.NotFoundException, 400)",
-    );
+    )
+    .in_steps(&["PutObject SSE-KMS unknown key"]);
     let s3 = run.s3();
     let kms = run.kms();
     let key = run.ok("CreateKey", kms.create_key().description("conformance s3 sse").send().await, |_| Value::Null)?;

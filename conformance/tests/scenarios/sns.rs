@@ -11,8 +11,10 @@ scenario!(topics_and_subscriptions, [Sns], |run| {
     run.known_peer_bug(
         Target::LocalStack,
         "LocalStack confirms e-mail subscriptions at once (AWS: pending confirmation)",
-    );
-    run.known_peer_bug(Target::Moto, "moto confirms e-mail subscriptions at once (AWS: pending confirmation) and accepts an unknown protocol and an empty message (AWS: InvalidParameter)");
+    )
+    .in_steps(&["Subscribe email", "ListSubscriptionsByTopic"]);
+    run.known_peer_bug(Target::Moto, "moto confirms e-mail subscriptions at once (AWS: pending confirmation) and accepts an unknown protocol and an empty message (AWS: InvalidParameter)")
+        .in_steps(&["Subscribe email", "ListSubscriptionsByTopic", "Subscribe with an unknown protocol", "Publish an empty message"]);
     let sns = run.sns();
     let name = run.name("news");
     let topic =
@@ -94,7 +96,8 @@ fn delivery(r: &Received) -> Value {
 }
 
 scenario!(publish_to_http, [Sns, SnsHttpDelivery], |run| {
-    run.known_peer_bug(Target::Moto, "moto confirms http subscriptions itself (no SubscriptionConfirmation), sends SignatureVersion 2 and no x-amz-sns-* headers");
+    run.known_peer_bug(Target::Moto, "moto confirms http subscriptions itself (no SubscriptionConfirmation), sends SignatureVersion 2 and no x-amz-sns-* headers")
+        .in_steps(&["Subscribe http", "SubscriptionConfirmation delivered", "ConfirmSubscription", "ConfirmSubscription with a wrong token", "Publish", "Notification delivered"]);
     let sns = run.sns();
     let sink = HttpSink::start().await?;
     let topic = run.ok("CreateTopic", sns.create_topic().name(run.name("deliveries")).send().await, |_| Value::Null)?;
