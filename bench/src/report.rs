@@ -184,6 +184,7 @@ impl Report<'_> {
                 let _ = writeln!(md);
             }
         }
+        md.push_str(&self.goals());
         let errors: Vec<&Row> = self.rows.iter().filter(|r| r.errors > 0).collect();
         if !errors.is_empty() {
             let _ = writeln!(
@@ -197,6 +198,52 @@ impl Report<'_> {
         if let Some(conf) = &self.conformance {
             let _ = writeln!(md, "\n{conf}");
         }
+        md
+    }
+}
+
+impl Report<'_> {
+    /// The performance goals, each with what this run measured and whether it is met.
+    fn goals(&self) -> String {
+        let mut md = String::from("\n## Goals\n\n| goal | measured | met |\n|---|---|---|\n");
+        let mut line = |goal: &str, measured: String, met: Option<bool>| {
+            let verdict = match met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "not measured",
+            };
+            let _ = writeln!(md, "| {goal} | {measured} | {verdict} |");
+        };
+        let emu = self.startup.get(&Kind::Emulator);
+        let cold = emu.and_then(|s| median(&s.healthy_ms));
+        line("cold start to healthy ≤ 50 ms", format!("{} ms", opt(cold, 1)), cold.map(|v| v <= 50.0));
+        let idle = emu.and_then(|s| s.idle_rss_mib);
+        line("idle RSS ≤ 25 MiB", format!("{} MiB", opt(idle, 1)), idle.map(|v| v <= 25.0));
+        let c = self.concurrencies.iter().copied().max().unwrap_or(1);
+        if self.targets.contains(&Kind::Moto) {
+            let mut worst: Option<(f64, &str)> = None;
+            for op in &self.op_names {
+                let e = self.find(Kind::Emulator, op, c).filter(|r| r.requests > 0).map(|r| r.throughput);
+                let m = self.find(Kind::Moto, op, c).filter(|r| r.requests > 0).map(|r| r.throughput);
+                if let (Some(e), Some(m)) = (e, m) {
+                    let r = e / m;
+                    if worst.is_none_or(|(w, _)| r < w) {
+                        worst = Some((r, op));
+                    }
+                }
+            }
+            line(
+                &format!("every operation ≥ 20× moto's throughput at concurrency {c}"),
+                worst.map(|(r, op)| format!("lowest {r:.1}× ({op})")).unwrap_or_else(|| "—".into()),
+                worst.map(|(r, _)| r >= 20.0),
+            );
+        }
+        let chat = self.rows.iter().find(|r| r.section == "chat" && r.operation.starts_with("send → deliver"));
+        line(
+            "chat send → deliver p99 ≤ 10 ms with 1,000 clients",
+            chat.map(|r| format!("{:.2} ms ({})", r.p99_ms, r.operation)).unwrap_or_else(|| "—".into()),
+            chat.map(|r| r.p99_ms <= 10.0),
+        );
         md
     }
 }
@@ -318,6 +365,8 @@ mod tests {
         let line = md.lines().find(|l| l.starts_with("| S3 PutObject 1 KiB")).unwrap();
         assert!(line.contains("| 20.0× |"), "{line}");
         assert!(line.contains("it fell over"), "{line}");
+        assert!(md.contains("| lowest 20.0× (S3 PutObject 1 KiB) | yes |"), "{md}");
+        assert!(md.contains("| cold start to healthy ≤ 50 ms | — ms | not measured |"), "{md}");
         assert!(csv(&rows).lines().nth(1).unwrap().starts_with("ops,emulator,\"S3 PutObject 1 KiB\",32,100,0,3000.0"));
         assert!(median(&[3.0, 1.0, 2.0, 10.0]) == Some(2.5));
         let svg = svg(&rows, &report.op_names, 32, report.targets);
