@@ -13,16 +13,19 @@
 //!   `load(export(s)) == s`.
 //! - **World**, written by hand and applied after `state`, through the services' own handlers
 //!   (so it gets AWS's validation, hashing and encryption): `tables` with their `items`,
-//!   `pools` with their `clients` and `users` (passwords, attributes, confirmed or not), KMS
+//!   `pools` (admin-only or not) with their `clients` and `users` (passwords, attributes;
+//!   confirmed, waiting for the sign-up code, or created by an administrator and awaiting a new
+//!   password), KMS
 //!   `keys` (with given ids and material, so ciphertexts made elsewhere decrypt) and aliases,
 //!   `buckets` with objects (encrypted at rest as any upload), `topics` with subscriptions. A
 //!   world section never wipes: it adds what is missing (tables, pools with their clients,
 //!   users) and puts its items, so loading a world twice is harmless.
 //!
 //! - **Application data**, `app`: users and requests made through the application's own API
-//!   (the `--demo` format), applied by `emulator up --fixture` once the stack is provisioned,
-//!   so rooms, conversations and messages given as plaintext are stored by the real backend,
-//!   encrypted as in production.
+//!   (the `--demo` format, ids of what earlier requests made carried to later ones by `save:`),
+//!   applied by `emulator up --fixture` once the stack is provisioned, so rooms, conversations
+//!   and messages given as plaintext are stored by the real backend, encrypted as in
+//!   production; and items the application's API cannot make, put into its tables.
 //!
 //! `seed` reseeds the generator (for hand-written fixtures); `rng` wins when both are given.
 
