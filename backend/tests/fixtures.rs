@@ -119,17 +119,23 @@ async fn pushes(chat: &Chat, connection: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The text messages a fixture's `app` requests send, in order: (sender, conversation as
-/// written in the path, text), and the read marks: (reader, index of the last message sent
-/// before the mark).
-fn sent_in(fixture: &Fixture) -> (Vec<(String, String, String)>, Vec<(String, usize)>) {
+/// A text message a fixture's `app` requests send.
+#[derive(Clone)]
+struct Said {
+    sender: String,
+    text: String,
+}
+
+/// The text messages a fixture's `app` requests send, in order, and the read marks: (reader,
+/// how many messages were sent before the mark).
+fn sent_in(fixture: &Fixture) -> (Vec<Said>, Vec<(String, usize)>) {
     let app = fixture.app.as_ref().expect("an app section");
     let mut messages = Vec::new();
     let mut reads = Vec::new();
     for r in app.requests.iter().filter(|r| r.method == "POST") {
         let text = r.body.as_ref().and_then(|b| b["text"].as_str());
         match (text, r.path.rsplit('/').next()) {
-            (Some(text), Some("messages")) => messages.push((r.as_user.clone(), r.path.clone(), text.to_string())),
+            (Some(text), Some("messages")) => messages.push(Said { sender: r.as_user.clone(), text: text.to_string() }),
             (_, Some("read")) => reads.push((r.as_user.clone(), messages.len())),
             _ => {}
         }
@@ -249,7 +255,7 @@ async fn two_users_unread_fixture_leaves_each_reader_their_unread_messages_seale
     assert_eq!(users.len(), 2);
     let expected = |user: &str| {
         let from = reads.iter().filter(|(r, _)| r == user).map(|(_, at)| *at).max().unwrap_or(0);
-        messages[from..].iter().filter(|(sender, _, _)| sender != user).count() as i64
+        messages[from..].iter().filter(|m| m.sender != user).count() as i64
     };
     let mut subs = BTreeMap::new();
     for user in &users {
@@ -281,7 +287,7 @@ async fn two_users_unread_fixture_leaves_each_reader_their_unread_messages_seale
             .iter()
             .map(|m| (subs[m["sender"].as_str().unwrap()].clone(), m["text"].as_str().unwrap().to_string()))
             .collect();
-        let want: Vec<(String, String)> = messages.iter().rev().map(|(s, _, t)| (s.clone(), t.clone())).collect();
+        let want: Vec<(String, String)> = messages.iter().rev().map(|m| (m.sender.clone(), m.text.clone())).collect();
         assert_eq!(got, want, "{user} reads every message in order");
     }
     let conversation = conversation.unwrap();
@@ -307,7 +313,7 @@ async fn two_users_unread_fixture_leaves_each_reader_their_unread_messages_seale
         let readers: BTreeSet<&String> = item["copies"].as_m().unwrap().keys().collect();
         assert_eq!(readers, subs.keys().collect::<BTreeSet<_>>(), "one copy per reader");
         let text = format!("{item:?}");
-        assert!(messages.iter().all(|(_, _, t)| !text.contains(t.as_str())), "no plaintext in the table");
+        assert!(messages.iter().all(|m| !text.contains(m.text.as_str())), "no plaintext in the table");
     }
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk(&chat.url)).force_path_style(true).build(),
@@ -319,7 +325,7 @@ async fn two_users_unread_fixture_leaves_each_reader_their_unread_messages_seale
         let body = s3.get_object().bucket(bucket).key(o.key().unwrap()).send().await.unwrap();
         let bytes = body.body.collect().await.unwrap().into_bytes();
         let text = String::from_utf8_lossy(&bytes);
-        assert!(messages.iter().all(|(_, _, t)| !text.contains(t.as_str())), "no plaintext in S3");
+        assert!(messages.iter().all(|m| !text.contains(m.text.as_str())), "no plaintext in S3");
     }
     chat.up.handle.shutdown().await;
 }
@@ -396,11 +402,11 @@ async fn room_fixture_has_fifty_members_who_all_read_it_and_exports_and_loads_ba
                 assert_eq!(status, 200, "{m}: {history}");
                 let texts: Vec<&str> =
                     history["messages"].as_array().unwrap().iter().filter_map(|x| x["text"].as_str()).collect();
-                assert_eq!(texts, ["Hello from the back row", welcome.2.as_str()], "{m}");
+                assert_eq!(texts, ["Hello from the back row", welcome.text.as_str()], "{m}");
                 let (status, one) = chat.get(token, &format!("/conversations/{room}/messages/{posted}")).await;
                 assert_eq!((status, one["text"].as_str()), (200, Some("Hello from the back row")), "{m}");
                 // Unread: the two messages, less the one this member sent.
-                let own = [welcome.0.as_str(), "member50"].iter().filter(|s| **s == m.as_str()).count() as i64;
+                let own = [welcome.sender.as_str(), "member50"].iter().filter(|s| **s == m.as_str()).count() as i64;
                 assert_eq!(mine["unread"].as_i64(), Some(2 - own), "{m}: {mine}");
                 m
             }
@@ -418,7 +424,7 @@ async fn room_fixture_has_fifty_members_who_all_read_it_and_exports_and_loads_ba
     // last message has their notice), so the export has nothing left to deliver.
     let deadline = Instant::now() + Duration::from_secs(60);
     for m in &members {
-        let expected = 2 - [welcome.0.as_str(), "member50"].iter().filter(|s| **s == m.as_str()).count();
+        let expected = 2 - [welcome.sender.as_str(), "member50"].iter().filter(|s| **s == m.as_str()).count();
         loop {
             let mail = chat.mailbox(&format!("{m}@example.com")).await;
             let notices =

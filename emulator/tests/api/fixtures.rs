@@ -222,7 +222,7 @@ async fn admin_only_pool_fixture_refuses_sign_up_and_asks_its_new_user_for_a_pas
     let pool_id =
         pools.user_pools().iter().find(|p| p.name() == Some(spec.name.as_str())).unwrap().id().unwrap().to_string();
     let described = idp.describe_user_pool().user_pool_id(&pool_id).send().await.unwrap().user_pool.unwrap();
-    assert_eq!(described.admin_create_user_config.unwrap().allow_admin_create_user_only, true);
+    assert!(described.admin_create_user_config.unwrap().allow_admin_create_user_only, "admin-only");
     // The client's generated id, read from the exported state (the emulator has no
     // ListUserPoolClients).
     let exported = export(emu.url()).await;
