@@ -13,16 +13,19 @@
 //!   `load(export(s)) == s`.
 //! - **World**, written by hand and applied after `state`, through the services' own handlers
 //!   (so it gets AWS's validation, hashing and encryption): `tables` with their `items`,
-//!   `pools` with their `clients` and `users` (passwords, attributes, confirmed or not), KMS
+//!   `pools` (admin-only or not) with their `clients` and `users` (passwords, attributes;
+//!   confirmed, waiting for the sign-up code, or created by an administrator and awaiting a new
+//!   password), KMS
 //!   `keys` (with given ids and material, so ciphertexts made elsewhere decrypt) and aliases,
 //!   `buckets` with objects (encrypted at rest as any upload), `topics` with subscriptions. A
 //!   world section never wipes: it adds what is missing (tables, pools with their clients,
 //!   users) and puts its items, so loading a world twice is harmless.
 //!
 //! - **Application data**, `app`: users and requests made through the application's own API
-//!   (the `--demo` format), applied by `emulator up --fixture` once the stack is provisioned,
-//!   so rooms, conversations and messages given as plaintext are stored by the real backend,
-//!   encrypted as in production.
+//!   (the `--demo` format, ids of what earlier requests made carried to later ones by `save:`),
+//!   applied by `emulator up --fixture` once the stack is provisioned, so rooms, conversations
+//!   and messages given as plaintext are stored by the real backend, encrypted as in
+//!   production; and items the application's API cannot make, put into its tables.
 //!
 //! `seed` reseeds the generator (for hand-written fixtures); `rng` wins when both are given.
 
@@ -186,6 +189,10 @@ pub struct PoolSpec {
     /// pool.
     #[serde(default)]
     pub clients: Vec<String>,
+    /// Only administrators create users (`AdminCreateUserConfig.AllowAdminCreateUserOnly`):
+    /// `SignUp` is refused. Applies to a pool the fixture creates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin_create_user_only: bool,
     #[serde(default)]
     pub users: Vec<UserSpec>,
 }
@@ -200,6 +207,11 @@ pub struct UserSpec {
     /// Confirmed (the default) or still waiting for the sign-up code.
     #[serde(default = "yes")]
     pub confirmed: bool,
+    /// Created by an administrator with `password` as the temporary password and never signed
+    /// in (`FORCE_CHANGE_PASSWORD`): the first sign-in answers the `NEW_PASSWORD_REQUIRED`
+    /// challenge.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_change_password: bool,
 }
 
 /// Parses a fixture document (YAML, of which JSON is a subset).
@@ -210,7 +222,23 @@ pub fn parse(text: &str) -> Result<Fixture, String> {
     {
         return Err(format!("fixture format {v} (this emulator reads {FORMAT})"));
     }
+    for pool in &fixture.pools {
+        if let Some(user) = pool.users.iter().find(|u| u.force_change_password && !u.confirmed) {
+            return Err(format!(
+                "pool {}: user {}: `confirmed: false` (signed up) and `forceChangePassword` (created by an administrator) exclude each other",
+                pool.name, user.username
+            ));
+        }
+    }
+    if let Some(app) = &fixture.app {
+        app.check().map_err(|e| format!("app: {e}"))?;
+    }
     Ok(fixture)
+}
+
+/// A fixture as a YAML document, the form `emulator fixtures export` writes.
+pub fn to_yaml(fixture: &Fixture) -> Result<String, String> {
+    serde_yaml_ng::to_string(fixture).map_err(|e| e.to_string())
 }
 
 /// Reads a fixture file.
@@ -457,8 +485,11 @@ async fn load_pool(ctx: &Ctx, pool: &PoolSpec) -> Result<(), String> {
         Some(id) => (id, false),
         None => {
             // E-mail verified automatically, as sign-up by mailed code needs.
-            let created =
-                call("CreateUserPool", json!({ "PoolName": pool.name, "AutoVerifiedAttributes": ["email"] })).await?;
+            let mut input = json!({ "PoolName": pool.name, "AutoVerifiedAttributes": ["email"] });
+            if pool.admin_create_user_only {
+                input["AdminCreateUserConfig"] = json!({ "AllowAdminCreateUserOnly": true });
+            }
+            let created = call("CreateUserPool", input).await?;
             (created["UserPool"]["Id"].as_str().ok_or("CreateUserPool: no id")?.to_string(), true)
         }
     };
@@ -499,6 +530,10 @@ async fn load_pool(ctx: &Ctx, pool: &PoolSpec) -> Result<(), String> {
                     "MessageAction": "SUPPRESS", "TemporaryPassword": user.password }),
         )
         .await?;
+        if user.force_change_password {
+            // The temporary password stands until the user answers NEW_PASSWORD_REQUIRED.
+            continue;
+        }
         call(
             "AdminSetUserPassword",
             json!({ "UserPoolId": pool_id, "Username": user.username, "Password": user.password, "Permanent": true }),

@@ -3,7 +3,7 @@
 //! open, and the next generated id is the one the first instance would have made; a
 //! hand-written world loads through the services' handlers, keys with their material included.
 
-use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType, UserStatusType};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use serde_json::{Value, json};
@@ -186,10 +186,114 @@ async fn bad_fixtures_are_refused_with_a_reason_and_change_nothing() {
         ("state: { s3_buckets: { columns: [name], rows: [[1, 2]] } }", "2 values for 1 columns"),
         ("faults: [{ service: ec2, latencyMs: 1 }]", "unknown service"),
         ("tables: [{ name: missing }]", "partitionKey"),
+        (
+            "pools: [{ name: p, clients: [c], users: [{ username: u, password: P, confirmed: false, forceChangePassword: true }] }]",
+            "exclude each other",
+        ),
+        ("pools: [{ name: p, adminOnly: true }]", "unknown field `adminOnly`"),
+        (
+            "app: { password: P, users: [{ pool: UserPool, username: a }], requests: [{ as: a, api: Api, method: POST, path: \"/rooms/${saved:room}/join\" }] }",
+            "no earlier request saves room",
+        ),
+        (
+            "app: { password: P, users: [{ pool: UserPool, username: a }], items: [{ table: T, item: { pk: { S: \"${sub:eve}\" } } }] }",
+            "eve is not a demo user",
+        ),
     ] {
         let (status, answer) = load(url, document.to_string()).await;
         assert_eq!(status, 400, "{document}: {answer}");
         assert!(answer["error"].as_str().unwrap().contains(says), "{document}: {answer}");
     }
     assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1, "nothing was wiped");
+}
+
+#[tokio::test]
+async fn admin_only_pool_fixture_refuses_sign_up_and_asks_its_new_user_for_a_password() {
+    let text = include_str!("../../../fixtures/admin-only-pool.yaml");
+    let fixture = emulator::fixtures::parse(text).unwrap();
+    let spec = &fixture.pools[0];
+    let dana = spec.users.iter().find(|u| u.force_change_password).expect("a user awaiting a new password");
+    let erin = spec.users.iter().find(|u| !u.force_change_password).expect("a confirmed user");
+    let emu = common::builder().fixture(fixture.clone()).start().await.unwrap();
+    let cfg = common::sdk_config(emu.url());
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&cfg);
+
+    let pools = idp.list_user_pools().max_results(10).send().await.unwrap();
+    let pool_id =
+        pools.user_pools().iter().find(|p| p.name() == Some(spec.name.as_str())).unwrap().id().unwrap().to_string();
+    let described = idp.describe_user_pool().user_pool_id(&pool_id).send().await.unwrap().user_pool.unwrap();
+    assert!(described.admin_create_user_config.unwrap().allow_admin_create_user_only, "admin-only");
+    // The client's generated id, read from the exported state (the emulator has no
+    // ListUserPoolClients).
+    let exported = export(emu.url()).await;
+    let clients = &exported["state"]["cognito_clients"];
+    let column = clients["columns"].as_array().unwrap().iter().position(|c| c == "client_id").unwrap();
+    let client_id = clients["rows"][0][column].as_str().unwrap().to_string();
+    let status = |user: &str| {
+        let req = idp.admin_get_user().user_pool_id(&pool_id).username(user);
+        async move { req.send().await.unwrap().user_status.unwrap() }
+    };
+    assert_eq!(status(&dana.username).await, UserStatusType::ForceChangePassword);
+    assert_eq!(status(&erin.username).await, UserStatusType::Confirmed);
+
+    // Nobody signs themselves up.
+    let e = idp
+        .sign_up()
+        .client_id(&client_id)
+        .username("mallory")
+        .password("Mallory-Passw0rd-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "NotAuthorizedException");
+    assert_eq!(common::message(&e), "SignUp is not permitted for this user pool");
+    assert!(common::mailbox(emu.url(), "mallory@example.com").await.is_empty());
+
+    // The exported world loads as the same state elsewhere; there, dana's first sign-in asks for
+    // a new password, and answering it yields tokens.
+    let exported = export(emu.url()).await;
+    let other = common::builder().start().await.unwrap();
+    let (code, answer) = load(other.url(), serde_json::to_string(&exported).unwrap()).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(export(other.url()).await, exported, "load(export(state)) == state");
+    for url in [emu.url(), other.url()] {
+        let idp = aws_sdk_cognitoidentityprovider::Client::new(&common::sdk_config(url));
+        let first = idp
+            .initiate_auth()
+            .client_id(&client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", &dana.username)
+            .auth_parameters("PASSWORD", &dana.password)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(first.challenge_name, Some(ChallengeNameType::NewPasswordRequired));
+        assert!(first.authentication_result.is_none());
+        let answered = idp
+            .respond_to_auth_challenge()
+            .client_id(&client_id)
+            .challenge_name(ChallengeNameType::NewPasswordRequired)
+            .session(first.session.unwrap())
+            .challenge_responses("USERNAME", &dana.username)
+            .challenge_responses("NEW_PASSWORD", "Chosen-Passw0rd-2")
+            .send()
+            .await
+            .unwrap();
+        let tokens = answered.authentication_result.expect("tokens");
+        assert!(tokens.access_token.is_some() && tokens.id_token.is_some() && tokens.refresh_token.is_some());
+        let user = idp.admin_get_user().user_pool_id(&pool_id).username(&dana.username).send().await.unwrap();
+        assert_eq!(user.user_status, Some(UserStatusType::Confirmed));
+        assert!(login(&idp, &client_id, &dana.username, "Chosen-Passw0rd-2").await.access_token.is_some());
+        let e = idp
+            .initiate_auth()
+            .client_id(&client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", &dana.username)
+            .auth_parameters("PASSWORD", &dana.password)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(common::code(&e), "NotAuthorizedException", "the temporary password is spent");
+        assert!(login(&idp, &client_id, &erin.username, &erin.password).await.access_token.is_some());
+    }
 }
