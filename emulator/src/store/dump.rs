@@ -138,7 +138,7 @@ impl Store {
     /// Replaces every table's rows with `dump`'s, in one transaction: all or nothing. Tables the
     /// dump does not name end up empty.
     pub async fn restore(&self, dump: &BTreeMap<String, TableDump>) -> Result<(), RestoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let known = tables(&mut tx).await?;
         if let Some(unknown) = dump.keys().find(|t| *t != SEQUENCES && !known.iter().any(|(k, _)| k == *t)) {
             return Err(RestoreError::UnknownTable(unknown.clone()));

@@ -20,6 +20,10 @@ use crate::config::StateLocation;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Taken before a write transaction begins, so writers queue here, in order and without
+    /// polling, instead of inside SQLite, whose busy handler sleeps 1, 2, 5, 10… ms between
+    /// retries and turned concurrent writes into a queue of sleeps.
+    writer: Arc<tokio::sync::Mutex<()>>,
     /// Keeps a throwaway database's directory alive; it is deleted with the last handle.
     _temp: Option<Arc<tempfile::TempDir>>,
 }
@@ -49,6 +53,16 @@ impl Store {
             .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // A new database is switched to WAL once, on one connection, before the pool opens
+        // several: two connections making that switch at the same moment can fail at once with
+        // SQLITE_BUSY ("database is locked"), whatever the busy timeout.
+        {
+            use sqlx::Connection as _;
+            let conn = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
+            conn.close().await.map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -58,16 +72,24 @@ impl Store {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(Self { pool, _temp: temp })
+        Ok(Self { pool, writer: Default::default(), _temp: temp })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
+    /// Begins a write transaction (`BEGIN IMMEDIATE`) once no other one is open in this process.
+    /// Never call it while holding another: the second would wait for the first forever.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let guard = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
     /// Deletes every row of every table (schema stays).
     pub async fn reset(&self) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let tables: Vec<(String,)> = sqlx::query_as(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%'",
         )
@@ -89,5 +111,35 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// A write transaction and this process's writer turn; dereferences to the connection, as
+/// `sqlx::Transaction` does. Dropped without [`WriteTx::commit`], it rolls back.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }

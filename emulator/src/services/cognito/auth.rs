@@ -405,7 +405,7 @@ async fn new_password(ctx: &Ctx, pool: &Pool, client: &Client, input: ChallengeI
 /// Revokes every sign-in of a user: refresh tokens stop working, and access tokens from those
 /// sign-ins are rejected.
 async fn sign_out_everywhere(ctx: &Ctx, pool_id: &str, username: &str) -> Result<()> {
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     sqlx::query(
         "INSERT OR IGNORE INTO cognito_revoked_origins (origin_jti)
          SELECT origin_jti FROM cognito_refresh_tokens WHERE pool_id = ? AND username = ?",
@@ -472,7 +472,7 @@ pub async fn revoke_token(ctx: &Ctx, input: RevokeTokenInput) -> Result<Empty> {
     if input.token.contains('.') {
         return Err(err("UnsupportedTokenTypeException", "The token provided is not a refresh token."));
     }
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let row = sqlx::query("SELECT origin_jti FROM cognito_refresh_tokens WHERE token = ? AND client_id = ?")
         .bind(&input.token)
         .bind(&client.client_id)

@@ -118,7 +118,7 @@ pub async fn create_user_pool(ctx: &Ctx, input: Value) -> Result<Value> {
     }
     let id = format!("{}_{}", ctx.config().region, ctx.rng().string_from(ALNUM, 9));
     let now = ctx.epoch();
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     sqlx::query("INSERT INTO cognito_pools (id, name, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
         .bind(&id)
         .bind(&name)

@@ -70,7 +70,7 @@ async fn signing_key(ctx: &Ctx, pool_id: &str) -> Result<SigningKey> {
 
 /// Rotates a pool's signing key (admin API): new tokens are signed with a new key.
 pub async fn rotate(emu: &Emu, pool_id: &str) -> Result<Option<String>> {
-    let mut tx = emu.store.pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = emu.store.begin_write().await?;
     let exists = sqlx::query("SELECT 1 FROM cognito_pools WHERE id = ?").bind(pool_id).fetch_optional(&mut *tx).await?;
     if exists.is_none() {
         return Ok(None);

@@ -48,7 +48,7 @@ pub async fn batch_write_item(ctx: &Ctx, input: Value) -> Result<Value> {
             writes.push(w);
         }
     }
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     for w in &writes {
         let old = items::load_for(&mut tx, w).await?;
         items::execute(&mut tx, ctx, w, old).await?;
@@ -114,7 +114,7 @@ pub async fn transact_write_items(ctx: &Ctx, input: Value) -> Result<Value> {
         }
         writes.push(w);
     }
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     // Idempotency: the same token with the same request is a no-op success for ten minutes.
     if let Some(t) = &token {
         let fingerprint = input["TransactItems"].to_string();

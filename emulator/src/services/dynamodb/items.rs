@@ -407,7 +407,7 @@ pub(super) async fn execute(
 }
 
 /// Commits a transaction that wrote items and wakes stream pollers.
-pub(super) async fn commit(ctx: &Ctx, tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<()> {
+pub(super) async fn commit(ctx: &Ctx, tx: crate::store::WriteTx) -> Result<()> {
     tx.commit().await?;
     ctx.emu.stream_writes.notify_waiters();
     Ok(())
@@ -529,7 +529,7 @@ pub(super) async fn load_for(tx: &mut sqlx::SqliteConnection, w: &Write) -> Resu
 /// A single write: load, check, apply, commit.
 async fn single(ctx: &Ctx, kind: &str, input: &Value) -> Result<(Write, Option<Item>, Option<Item>)> {
     let w = prepare(ctx, kind, input).await?;
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let old = load_for(&mut tx, &w).await?;
     if !condition_holds(&w, old.as_ref())? {
         let err = conditional_check_failed();

@@ -230,7 +230,7 @@ pub async fn create_table(ctx: &Ctx, input: Value) -> Result<Value> {
     }
     let stream = stream_spec(&input["StreamSpecification"], true)?.flatten();
     let table_id = ctx.rng().uuid();
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO ddb_tables (name, table_id, definition, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )
@@ -396,7 +396,7 @@ pub async fn delete_table(ctx: &Ctx, input: TableNameInput) -> Result<Value> {
         ));
     }
     let counts = counts(ctx, &table.name).await?;
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     if let Some(stream) = &table.stream {
         streams::close(&mut tx, ctx, &stream.arn).await?;
     }
@@ -694,7 +694,7 @@ pub async fn update_table(ctx: &Ctx, input: Value) -> Result<Value> {
     for i in def["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
         i.as_object_mut().map(|o| o.remove("IndexStatus"));
     }
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     sqlx::query("UPDATE ddb_tables SET definition = ? WHERE name = ?")
         .bind(def.to_string())
         .bind(name)

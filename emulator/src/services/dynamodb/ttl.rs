@@ -38,7 +38,7 @@ pub async fn sweep(ctx: &Ctx) -> Result<()> {
     if !due && !trim {
         return Ok(());
     }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let expired = sqlx::query(
         "SELECT table_name, pk, sk, item FROM ddb_items WHERE expires_at IS NOT NULL AND expires_at <= ?
          ORDER BY table_name, expires_at",
@@ -99,7 +99,7 @@ pub async fn update_time_to_live(ctx: &Ctx, input: UpdateInput) -> Result<Value>
         }
         _ => {}
     }
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     sqlx::query("UPDATE ddb_tables SET ttl_attribute = ? WHERE name = ?")
         .bind(spec.enabled.then_some(&spec.attribute_name))
         .bind(&table.name)

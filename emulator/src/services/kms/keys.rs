@@ -164,7 +164,7 @@ async fn create_aws_managed(ctx: &Ctx, alias: &str) -> Result<Key> {
     let service = alias.trim_start_matches("alias/aws/");
     let now = ctx.epoch();
     // Under the write lock, so concurrent first uses create one key, not one each.
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let exists =
         sqlx::query("SELECT 1 FROM kms_aliases WHERE alias_name = ?").bind(alias).fetch_optional(&mut *tx).await?;
     if exists.is_none() {

@@ -110,7 +110,7 @@ pub async fn head_bucket(ctx: &Ctx, bucket: &str) -> Result<Response> {
 
 pub async fn delete_bucket(ctx: &Ctx, bucket: &str) -> Result<Response> {
     store::require_bucket(ctx, bucket).await?;
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let any =
         sqlx::query("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1").bind(bucket).fetch_optional(&mut *tx).await?;
     if any.is_some() {

@@ -212,7 +212,7 @@ pub async fn upload_part(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) 
     };
     let sealed = sse::seal_internal(ctx, &up.body).await?;
     let etag = hex::encode(up.md5);
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let old = sqlx::query("DELETE FROM s3_parts WHERE upload_id = ? AND part_number = ? RETURNING blob_id")
         .bind(&upload.upload_id)
         .bind(n)
@@ -409,7 +409,7 @@ pub async fn complete(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> 
 }
 
 async fn delete_upload(ctx: &Ctx, upload_id: &str) -> Result<()> {
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let blobs = sqlx::query("DELETE FROM s3_parts WHERE upload_id = ? RETURNING blob_id")
         .bind(upload_id)
         .fetch_all(&mut *tx)

@@ -116,7 +116,7 @@ pub async fn insert_blob(conn: &mut SqliteConnection, data: &[u8]) -> Result<i64
 
 /// Writes (or replaces) an object with its encrypted body, in one transaction.
 pub async fn put_object(ctx: &Ctx, bucket: &str, meta: &ObjectMeta, sealed: &[u8]) -> Result<()> {
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     // The bucket may have been deleted since the caller looked.
     let exists = sqlx::query("SELECT 1 FROM s3_buckets WHERE name = ?").bind(bucket).fetch_optional(&mut *tx).await?;
     if exists.is_none() {
@@ -161,7 +161,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, meta: &ObjectMeta, sealed: &[u8
 
 /// Deletes an object if present; true if it existed.
 pub async fn delete_object(ctx: &Ctx, bucket: &str, key: &str) -> Result<bool> {
-    let mut tx = ctx.store().pool().begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = ctx.store().begin_write().await?;
     let row = sqlx::query("DELETE FROM s3_objects WHERE bucket = ? AND key = ? RETURNING blob_id")
         .bind(bucket)
         .bind(key)
