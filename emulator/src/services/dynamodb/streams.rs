@@ -206,18 +206,15 @@ pub(super) async fn trim(tx: &mut SqliteConnection, now: f64) -> Result<()> {
     Ok(())
 }
 
-/// Whether anything is due for trimming (a read, so ordinary requests skip the write lock).
-pub(super) async fn trim_due(ctx: &Ctx) -> Result<bool> {
-    let horizon = ctx.epoch() - RETENTION_SECS;
-    let row = sqlx::query(
-        "SELECT EXISTS (SELECT 1 FROM ddb_stream_records WHERE created_at < ?)
-             OR EXISTS (SELECT 1 FROM ddb_streams WHERE closed_at IS NOT NULL AND closed_at < ?)",
-    )
-    .bind(horizon)
-    .bind(horizon)
-    .fetch_one(ctx.store().pool())
-    .await?;
-    Ok(row.get::<bool, _>(0))
+
+/// Whether [`trim`] has work, as an SQL expression with two parameters (the horizon, twice), so
+/// that the TTL sweeper can ask it in the same query as its own question.
+pub(super) const TRIM_DUE_SQL: &str = "(EXISTS (SELECT 1 FROM ddb_stream_records WHERE created_at < ?)
+    OR EXISTS (SELECT 1 FROM ddb_streams WHERE closed_at IS NOT NULL AND closed_at < ?))";
+
+/// The retention horizon at epoch seconds `now`.
+pub(super) fn horizon(now: f64) -> f64 {
+    now - RETENTION_SECS
 }
 
 // ---- reading ---------------------------------------------------------------------------------

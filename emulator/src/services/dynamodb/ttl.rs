@@ -29,12 +29,17 @@ pub fn expiry(table: &Table, item: &Item) -> Option<f64> {
 pub async fn sweep(ctx: &Ctx) -> Result<()> {
     let now = ctx.epoch();
     let pool = ctx.store().pool();
-    let due = sqlx::query("SELECT 1 FROM ddb_items WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1")
-        .bind(now)
-        .fetch_optional(pool)
-        .await?
-        .is_some();
-    let trim = streams::trim_due(ctx).await?;
+    // One query on the common path (nothing to do): every DynamoDB request pays for it.
+    let row = sqlx::query(&format!(
+        "SELECT EXISTS (SELECT 1 FROM ddb_items WHERE expires_at IS NOT NULL AND expires_at <= ?), {}",
+        streams::TRIM_DUE_SQL
+    ))
+    .bind(now)
+    .bind(streams::horizon(now))
+    .bind(streams::horizon(now))
+    .fetch_one(pool)
+    .await?;
+    let (due, trim): (bool, bool) = (row.get(0), row.get(1));
     if !due && !trim {
         return Ok(());
     }
