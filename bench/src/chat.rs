@@ -87,8 +87,12 @@ const JOIN_CONCURRENCY: usize = 16;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the room's members are waited for.
 const FAN_OUT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the backlog of the one-to-one phase may take to clear before the room's turn.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Any one HTTP request, SDK call or handshake.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause before reading memory, for the last connections' work to finish.
+const SETTLE: Duration = Duration::from_millis(500);
 /// Unmeasured sending before the measured window, at the same rate.
 const WARM_UP_SECONDS: f64 = 1.0;
 /// Spawn → health, then health → the banner's last line.
@@ -124,9 +128,15 @@ async fn measure(
     eprintln!("   {} users signed up, confirmed and logged in in {:.1} s", users.len(), setup.seconds);
 
     let inbox = Arc::new(Inbox::default());
+    // In two halves: the second half's growth is free of whatever the first connections
+    // started once (function instances, caches).
+    let half = users.len() / 2;
     let before = Memory::read(pid);
-    let connect = connect_all(&chat, &users, &inbox, sockets).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut connect = connect_all(&chat, &users[..half], 0, &inbox, sockets).await?;
+    tokio::time::sleep(SETTLE).await;
+    let middle = Memory::read(pid);
+    connect.add(connect_all(&chat, &users[half..], half, &inbox, sockets).await?);
+    tokio::time::sleep(SETTLE).await;
     let after = Memory::read(pid);
     eprintln!("   {} WebSocket connections in {:.1} s", users.len(), connect.seconds);
 
@@ -144,6 +154,7 @@ async fn measure(
     );
     let path = Breakdown::read(&chat, since_request, &direct.timelines).await;
 
+    let backlog = drain(&chat, &users, &inbox).await?;
     let room = fan_out(&chat, &users, &inbox, options.room_members).await?;
     eprintln!(
         "   room fan-out: {} of {} members reached, last after {:.1} ms",
@@ -155,15 +166,37 @@ async fn measure(
         clients: users.len(),
         setup,
         connect,
-        memory: (before, after),
+        memory: [before, middle, after],
         dropped: inbox.dropped.load(Ordering::Relaxed),
         direct,
         path,
+        backlog,
         room,
     })
 }
 
+/// Sends one more message and waits for it, so that the room's message does not queue behind
+/// what an overloaded one-to-one phase left in the functions' queues and the stream. `None`
+/// when it did not arrive within [`DRAIN_TIMEOUT`].
+async fn drain(chat: &Chat, users: &[User], inbox: &Inbox) -> anyhow::Result<Option<Duration>> {
+    let started = Instant::now();
+    let path = format!("/users/{}/messages", users[1].sub);
+    let sent = within("the message after the one-to-one phase", DRAIN_TIMEOUT, async {
+        chat.post(&users[0].id, &path, json!({ "text": "last" })).await
+    })
+    .await?;
+    let id = sent["messageId"].as_str().context("no messageId in the answer")?.to_string();
+    inbox.wait_for(&[(id.clone(), 1)], started + DRAIN_TIMEOUT).await;
+    Ok(inbox.arrival(&id, 1).map(|at| at - started))
+}
+
 // ---- the stack -------------------------------------------------------------------------------
+
+/// glibc's malloc raises its mmap threshold to the size of the largest block freed, so after
+/// the sign-ups' password hashing (argon2, 8 MiB a hash, many at once) hundreds of MiB stay in
+/// the emulator's heap, free but resident, and the connections' memory would come out of them
+/// without showing in RSS. A fixed threshold gives such blocks back when they are freed.
+const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold=131072";
 
 /// The script the [`Launcher`] runs as the emulator: `serve ARGS` becomes `up … ARGS`, with the
 /// banner and the log in files of the bench's own.
@@ -186,7 +219,7 @@ impl UpShim {
         };
         let emulator = q(&options.emulator_bin)?;
         let script = format!(
-            "#!/bin/sh\nif [ \"$1\" = serve ]; then\n  shift\n  exec {emulator} up --template {} --skip-build --functions-dir {} --no-web \"$@\" >{} 2>{}\nfi\nexec {emulator} \"$@\"\n",
+            "#!/bin/sh\nif [ \"$1\" = serve ]; then\n  shift\n  export GLIBC_TUNABLES=\"${{GLIBC_TUNABLES:+$GLIBC_TUNABLES:}}{MALLOC_TUNABLE}\"\n  exec {emulator} up --template {} --skip-build --functions-dir {} --no-web \"$@\" >{} 2>{}\nfi\nexec {emulator} \"$@\"\n",
             q(&options.template)?,
             q(&options.functions_dir)?,
             q(&dir.path().join("banner.txt"))?,
@@ -336,6 +369,13 @@ struct Phase {
     concurrency: usize,
 }
 
+impl Phase {
+    fn add(&mut self, other: Phase) {
+        self.seconds += other.seconds;
+        self.each_us.add(&other.each_us).expect("histograms share bounds");
+    }
+}
+
 async fn sign_up_all(chat: &Arc<Chat>, n: usize) -> anyhow::Result<(Vec<User>, Phase)> {
     let began = Instant::now();
     let done = AtomicUsize::new(0);
@@ -437,9 +477,11 @@ impl Inbox {
     }
 }
 
+/// Connects `users`, the first being reader `first`, and listens on each socket.
 async fn connect_all(
     chat: &Arc<Chat>,
     users: &[User],
+    first: usize,
     inbox: &Arc<Inbox>,
     sockets: &mut JoinSet<()>,
 ) -> anyhow::Result<Phase> {
@@ -449,6 +491,7 @@ async fn connect_all(
     let work = async {
         stream::iter(users.iter().enumerate())
             .map(|(i, user)| {
+                let i = first + i;
                 let url = format!("{}?token={}", chat.ws, user.access);
                 async move {
                     let t = Instant::now();
@@ -850,10 +893,13 @@ struct Measured {
     clients: usize,
     setup: Phase,
     connect: Phase,
-    memory: (Memory, Memory),
+    /// Before connecting, after the first half, after all.
+    memory: [Memory; 3],
     dropped: usize,
     direct: Direct,
     path: Breakdown,
+    /// POST → delivery of one message sent after the one-to-one phase.
+    backlog: Option<Duration>,
     room: Room,
 }
 
@@ -862,15 +908,21 @@ impl Measured {
         ChatReport { markdown: self.markdown(options), rows: self.rows() }
     }
 
-    fn per_connection_kib(&self) -> Option<f64> {
-        let (before, after) = self.memory;
-        Some((after.emulator_mib? - before.emulator_mib?) * 1024.0 / self.clients as f64)
+    /// Emulator RSS growth per connection, KiB: over all of them, and over the second half.
+    fn per_connection_kib(&self) -> (Option<f64>, Option<f64>) {
+        let [before, middle, after] = self.memory;
+        let growth = |from: Memory, connections: usize| {
+            Some((after.emulator_mib? - from.emulator_mib?) * 1024.0 / connections.max(1) as f64)
+        };
+        (growth(before, self.clients), growth(middle, self.clients - self.clients / 2))
     }
 
     fn markdown(&self, options: &ChatOptions) -> String {
         use std::fmt::Write as _;
         let (d, r, n) = (&self.direct, &self.room, self.clients);
-        let (before, after) = self.memory;
+        let [before, _, after] = self.memory;
+        let (all, second) = self.per_connection_kib();
+        let kib = |k: Option<f64>| k.map(|k| format!("{k:.1}")).unwrap_or_else(|| "?".into());
         let q = |h: &Histogram<u64>| {
             if h.is_empty() {
                 "—".to_string()
@@ -910,8 +962,9 @@ impl Measured {
         );
         let _ = writeln!(
             md,
-            "| memory per connection: emulator process RSS (after − before) ÷ clients | {} KiB ({} → {} MiB; function processes not included: {} → {}, {:.1} → {:.1} MiB) |",
-            self.per_connection_kib().map(|k| format!("{k:.1}")).unwrap_or_else(|| "?".into()),
+            "| memory per connection: emulator process RSS (after − before) ÷ clients | {} KiB; second half alone {} KiB ({} → {} MiB; function processes, not included: {} → {}, {:.1} → {:.1} MiB) |",
+            kib(all),
+            kib(second),
             mib(before.emulator_mib),
             mib(after.emulator_mib),
             before.functions,
@@ -936,6 +989,13 @@ impl Measured {
             d.failed
         );
         let _ = writeln!(md, "| POST → 201, p50 / p99 / max | {} |", q(&d.post_us));
+        let _ = writeln!(
+            md,
+            "| one more message after the phase, POST → delivered (the backlog the room waits behind) | {} |",
+            self.backlog
+                .map(|b| format!("{:.1} ms", b.as_secs_f64() * 1000.0))
+                .unwrap_or_else(|| format!("not delivered within {} s", DRAIN_TIMEOUT.as_secs()))
+        );
         let _ = writeln!(
             md,
             "| room fan-out: one POST → each other member's socket, p50 / p99 / max | {} |",
