@@ -667,10 +667,15 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
+fn median(v: Vec<f64>) -> Option<f64> {
+    quantile(&v, 0.5)
+}
+
+fn quantile(v: &[f64], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied()
+    let last = v.len().checked_sub(1)?;
+    v.get((last as f64 * q).round() as usize).copied()
 }
 
 /// Where the time of send → deliver goes, from the bench's timestamps, the `sentAt` the `api`
@@ -680,9 +685,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 #[derive(Default)]
 struct Breakdown {
     /// (segment, median ms, messages it was measured on).
-    segments: Vec<(&'static str, Option<f64>, usize)>,
+    segments: Vec<(&'static str, Option<f64>, Option<f64>, usize)>,
     /// Messages per `stream_processor` invocation, median.
     batch: Option<f64>,
+    /// Share of the sending window `stream_processor` spent in invocations (it runs one at a time).
+    stream_busy: Option<f64>,
     /// (function and trigger, median ms, count) over the functions' last invocations.
     functions: Vec<(String, f64, usize)>,
     /// (service and operation, median server-side ms, count) over the requests of the phase.
@@ -729,6 +736,7 @@ impl Breakdown {
 
         // When each stream_processor invocation started, and when it had pushed each message.
         let mut starts: HashMap<String, f64> = HashMap::new();
+        let mut durations: HashMap<String, f64> = HashMap::new();
         let mut delivered: HashMap<String, (String, f64)> = HashMap::new();
         let stream_function =
             functions.iter().filter_map(|f| f["name"].as_str()).find(|n| n.contains("StreamProcessor"));
@@ -739,6 +747,8 @@ impl Breakdown {
                 let request = line["requestId"].as_str().unwrap_or_default().to_string();
                 if text.starts_with("START RequestId:") {
                     starts.insert(request, at);
+                } else if let Some(ms) = report_duration(text) {
+                    durations.insert(request, ms);
                 } else if let Some(id) = delivered_id(text) {
                     delivered.insert(id.to_string(), (request, at));
                 }
@@ -758,6 +768,18 @@ impl Breakdown {
             segments[4].extend(t.notice.map(|n| n - pushed));
         }
         b.batch = median(per_batch.values().map(|&n| n as f64).collect());
+        let first = timelines.iter().map(|t| t.post).reduce(f64::min);
+        let last = timelines.iter().filter_map(|t| t.notice).reduce(f64::max);
+        if let (Some(first), Some(last)) = (first, last)
+            && last > first
+        {
+            let busy: f64 = starts
+                .iter()
+                .filter(|(_, at)| (first..=last).contains(*at))
+                .filter_map(|(request, _)| durations.get(request))
+                .sum();
+            b.stream_busy = Some(busy / (last - first));
+        }
         let names = [
             "POST start → the `api` function stamps `sentAt` (gateway, JWT authorizer, dispatch to an instance, profile and conversation reads)",
             "`sentAt` → 201 at the client (one sealed copy per reader: KMS GenerateDataKey + S3 PutObject; the message write; the answer's way back)",
@@ -770,7 +792,7 @@ impl Breakdown {
             .zip(segments)
             .map(|(name, v)| {
                 let n = v.len();
-                (name, median(v), n)
+                (name, quantile(&v, 0.5), quantile(&v, 0.99), n)
             })
             .collect();
         b
@@ -780,6 +802,12 @@ impl Breakdown {
 /// `backend-StreamProcessorFunction-1A2B` → `StreamProcessorFunction`.
 fn short_function_name(name: &str) -> String {
     name.split('-').find(|p| p.ends_with("Function")).unwrap_or(name).to_string()
+}
+
+/// The duration of Lambda's `REPORT RequestId: … Duration: 12.34 ms …` line.
+fn report_duration(line: &str) -> Option<f64> {
+    let rest = line.strip_prefix("REPORT RequestId:")?.split_once("Duration: ")?.1;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// The message id of `stream_processor`'s `… backend::handlers: delivered ID pushed=N gone=N` line.
@@ -1039,15 +1067,21 @@ impl Measured {
         use std::fmt::Write as _;
         let b = &self.path;
         let mut md = String::from(
-            "### Where send → deliver goes
-
-Medians over the measured one-to-one messages, each segment on its own (wall clocks; `sentAt` has 1 ms resolution). The stream's poller wakes on every committed write; `stream_processor` handles a batch's messages one after another.\n\n| segment | median ms | messages |\n|---|---|---|\n",
+            "### Where send → deliver goes\n\nThe measured one-to-one messages, each segment on its own (wall clocks; `sentAt` has 1 ms resolution). The stream's poller wakes on every committed write and runs one `stream_processor` invocation at a time; it pushes a batch's messages one after another.\n\n| segment | p50 ms | p99 ms | messages |\n|---|---|---|---|\n",
         );
-        for (name, m, n) in &b.segments {
-            let _ = writeln!(md, "| {name} | {} | {n} |", m.map(|m| format!("{m:.1}")).unwrap_or_else(|| "—".into()));
+        let num = |v: &Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
+        for (name, p50, p99, n) in &b.segments {
+            let _ = writeln!(md, "| {name} | {} | {} | {n} |", num(p50), num(p99));
         }
         if let Some(batch) = b.batch {
-            let _ = writeln!(md, "| messages per `stream_processor` invocation | {batch:.0} | |");
+            let _ = writeln!(md, "| messages per `stream_processor` invocation (median) | {batch:.0} | | |");
+        }
+        if let Some(busy) = b.stream_busy {
+            let _ = writeln!(
+                md,
+                "| `stream_processor` busy: its invocations' durations ÷ the sending window | {:.0} % | | |",
+                busy * 100.0
+            );
         }
         if !b.functions.is_empty() {
             let parts: Vec<String> = b.functions.iter().map(|(f, m, c)| format!("{f} {m:.1} ms (n={c})")).collect();
