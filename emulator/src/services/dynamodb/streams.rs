@@ -206,7 +206,6 @@ pub(super) async fn trim(tx: &mut SqliteConnection, now: f64) -> Result<()> {
     Ok(())
 }
 
-
 /// Whether [`trim`] has work, as an SQL expression with two parameters (the horizon, twice), so
 /// that the TTL sweeper can ask it in the same query as its own question.
 pub(super) const TRIM_DUE_SQL: &str = "(EXISTS (SELECT 1 FROM ddb_stream_records WHERE created_at < ?)
