@@ -10,11 +10,10 @@
 //! has run `stream_processor`, which pushes the notice through `@connections`.
 //!
 //! - The stack is started with the same [`Launcher`] as every other target (free port, fresh
-//!   state directory, own process group, health probe, `killpg` at the end). The launcher runs
-//!   `BIN serve …`; the bench hands it a small `sh` script as `BIN` that runs `emulator up`
-//!   with the same options instead, its banner going to a file. The banner's last line says
-//!   provisioning is over, and its outputs section carries the template's outputs (API URLs as
-//!   they answer here, pool and client ids): the same values a deployment hands its client.
+//!   state directory, own process group, health probe, `killpg` at the end), running `emulator
+//!   up` instead of `serve`. The banner's last line says provisioning is over, and its outputs
+//!   section carries the template's outputs (API URLs as they answer here, pool and client ids):
+//!   the same values a deployment hands its client.
 //! - Sending is open loop: a message leaves every `1 / rate` seconds whatever the earlier ones
 //!   are doing, so a slow path shows up as latency and loss rather than as a lower rate. The
 //!   notice may reach the recipient before the `POST` returns, so sockets record every notice by
@@ -22,14 +21,12 @@
 //! - Memory per connection is the emulator process's own RSS growth (read from `/proc` as its
 //!   tree minus the trees of its children), not that of the function processes it starts: those
 //!   are what Lambda would run elsewhere, and their number follows the invocations' concurrency,
-//!   not the connections. Their total is reported beside it. The emulator runs with a fixed
-//!   malloc mmap threshold ([`MALLOC_TUNABLE`]), or memory freed after the sign-ups would serve
-//!   the connections unseen.
+//!   not the connections. Their total is reported beside it.
 //! - Every phase has a deadline and every request a timeout; the emulator and its functions are
 //!   stopped whatever happened.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -105,25 +102,23 @@ pub async fn run(options: &ChatOptions) -> anyhow::Result<ChatReport> {
     ensure!(options.clients >= 2, "the chat benchmark needs at least 2 clients");
     ensure!(options.rate_per_s > 0.0 && options.seconds > 0.0, "--chat-rate and --chat-seconds must be positive");
     raise_open_files(options.clients)?;
-    let shim = UpShim::write(options)?;
-    let launcher = Launcher::emulator(&shim.path)?;
-    let server = launcher.start(START_TIMEOUT).await.map_err(|e| anyhow!("{e:#}\n{}", shim.log_tail()))?;
+    for (what, path) in [("emulator binary", &options.emulator_bin), ("template", &options.template)] {
+        ensure!(path.is_file(), "no {what} at {}", path.display());
+    }
+    ensure!(options.functions_dir.is_dir(), "no functions directory at {}", options.functions_dir.display());
+    let launcher = Launcher::emulator_up(&options.emulator_bin, &options.template, &options.functions_dir)?;
+    let server = launcher.start(START_TIMEOUT).await?;
     let mut sockets = JoinSet::new();
-    let measured = measure(&server, &shim, options, &mut sockets).await;
+    let measured = measure(&server, options, &mut sockets).await;
     server.stop().await;
     sockets.abort_all();
     Ok(measured?.report(options))
 }
 
 /// Runs every phase against a started stack.
-async fn measure(
-    server: &Server,
-    shim: &UpShim,
-    options: &ChatOptions,
-    sockets: &mut JoinSet<()>,
-) -> anyhow::Result<Measured> {
+async fn measure(server: &Server, options: &ChatOptions, sockets: &mut JoinSet<()>) -> anyhow::Result<Measured> {
     let pid = server.pid().context("the emulator has no process id")?;
-    let chat = Arc::new(shim.wait_until_up(pid, &server.url).await?);
+    let chat = Arc::new(wait_until_up(server, pid).await?);
     eprintln!("   stack up: HTTP API {}, WebSocket API {}", chat.http_api, chat.ws);
 
     let (users, setup) = sign_up_all(&chat, options.clients).await?;
@@ -191,72 +186,22 @@ async fn drain(chat: &Chat, users: &[User], inbox: &Inbox) -> Option<Duration> {
 
 // ---- the stack -------------------------------------------------------------------------------
 
-/// glibc's malloc raises its mmap threshold to the size of the largest block freed, so after
-/// the sign-ups' password hashing (argon2, 8 MiB a hash, many at once) hundreds of MiB stay in
-/// the emulator's heap, free but resident, and the connections' memory would come out of them
-/// without showing in RSS. A fixed threshold gives such blocks back when they are freed.
-const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold=131072";
-
-/// The script the [`Launcher`] runs as the emulator: `serve ARGS` becomes `up … ARGS`, with the
-/// banner and the log in files of the bench's own.
-struct UpShim {
-    dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl UpShim {
-    fn write(options: &ChatOptions) -> anyhow::Result<UpShim> {
-        use std::os::unix::fs::PermissionsExt;
-        for (what, path) in [("emulator binary", &options.emulator_bin), ("template", &options.template)] {
-            ensure!(path.is_file(), "no {what} at {}", path.display());
+/// Waits for the banner's `ready in` line and reads the stack's outputs from it.
+async fn wait_until_up(server: &Server, pid: u32) -> anyhow::Result<Chat> {
+    let began = Instant::now();
+    let log_tail = || format!("emulator log (last lines):\n{}", server.log_tail(15));
+    loop {
+        let banner = server.stdout();
+        if banner.lines().any(|l| l.starts_with("ready in ")) {
+            return Chat::from_banner(&banner, &server.url).map_err(|e| anyhow!("{e:#}\nbanner:\n{banner}"));
         }
-        ensure!(options.functions_dir.is_dir(), "no functions directory at {}", options.functions_dir.display());
-        let dir = tempfile::Builder::new().prefix("bench-chat-").tempdir()?;
-        let q = |p: &Path| -> anyhow::Result<String> {
-            let absolute = std::path::absolute(p)?;
-            Ok(format!("'{}'", absolute.to_string_lossy().replace('\'', r"'\''")))
-        };
-        let emulator = q(&options.emulator_bin)?;
-        let script = format!(
-            "#!/bin/sh\nif [ \"$1\" = serve ]; then\n  shift\n  export GLIBC_TUNABLES=\"${{GLIBC_TUNABLES:+$GLIBC_TUNABLES:}}{MALLOC_TUNABLE}\"\n  exec {emulator} up --template {} --skip-build --functions-dir {} --no-web \"$@\" >{} 2>{}\nfi\nexec {emulator} \"$@\"\n",
-            q(&options.template)?,
-            q(&options.functions_dir)?,
-            q(&dir.path().join("banner.txt"))?,
-            q(&dir.path().join("emulator.log"))?,
-        );
-        let path = dir.path().join("emulator-up");
-        std::fs::write(&path, script)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-        Ok(UpShim { dir, path })
-    }
-
-    fn banner(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("banner.txt")).unwrap_or_default()
-    }
-
-    /// The last lines the emulator wrote to stderr.
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("emulator.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        format!("emulator log (last lines):\n{}", lines[lines.len().saturating_sub(15)..].join("\n"))
-    }
-
-    /// Waits for the banner's `ready in` line and reads the stack's outputs from it.
-    async fn wait_until_up(&self, pid: u32, endpoint: &str) -> anyhow::Result<Chat> {
-        let began = Instant::now();
-        loop {
-            let banner = self.banner();
-            if banner.lines().any(|l| l.starts_with("ready in ")) {
-                return Chat::from_banner(&banner, endpoint).map_err(|e| anyhow!("{e:#}\nbanner:\n{banner}"));
-            }
-            if !alive(pid) {
-                bail!("`emulator up` exited before the stack was up\n{}", self.log_tail());
-            }
-            if began.elapsed() > PROVISION_TIMEOUT {
-                bail!("`emulator up` did not finish provisioning within {PROVISION_TIMEOUT:?}\n{}", self.log_tail());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if !alive(pid) {
+            bail!("`emulator up` exited before the stack was up\n{}", log_tail());
         }
+        if began.elapsed() > PROVISION_TIMEOUT {
+            bail!("`emulator up` did not finish provisioning within {PROVISION_TIMEOUT:?}\n{}", log_tail());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -1051,10 +996,6 @@ impl Measured {
         if self.dropped > 0 {
             let _ = writeln!(md, "| sockets closed by the server during the run | {} |", self.dropped);
         }
-        let _ = writeln!(
-            md,
-            "\nThe emulator ran with `GLIBC_TUNABLES={MALLOC_TUNABLE}`: with glibc's adaptive threshold the memory the sign-ups' password hashing frees stays resident and later connections are carved out of it, so RSS would not grow with them."
-        );
         if let Some(e) = &d.first_error {
             let _ = writeln!(md, "\nFirst failed POST: {}", one_line(e));
         }

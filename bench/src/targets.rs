@@ -97,6 +97,26 @@ impl Launcher {
         })
     }
 
+    /// The emulator running `up`: `template` provisioned with the functions' executables taken
+    /// from `functions_dir`, no web client. Its banner goes to the server's stdout file
+    /// ([`Server::stdout`]).
+    pub fn emulator_up(bin: &Path, template: &Path, functions_dir: &Path) -> anyhow::Result<Launcher> {
+        let mut launcher = Launcher::emulator(bin)?;
+        let absolute =
+            |p: &Path| -> anyhow::Result<String> { Ok(std::path::absolute(p)?.to_string_lossy().into_owned()) };
+        launcher.args = vec![
+            "up".into(),
+            "--template".into(),
+            absolute(template)?,
+            "--skip-build".into(),
+            "--functions-dir".into(),
+            absolute(functions_dir)?,
+            "--no-web".into(),
+        ];
+        launcher.args.extend(["--host", "127.0.0.1", "--port", "{port}", "--state", "{dir}/state"].map(String::from));
+        Ok(launcher)
+    }
+
     /// A peer, installed (once) by its conformance start script. `Ok(None)` with the reason
     /// printed when it cannot be installed here.
     pub fn peer(kind: Kind, scripts: &Path) -> anyhow::Result<Result<Launcher, String>> {
@@ -168,7 +188,7 @@ impl Launcher {
         cmd.args(self.args.iter().map(|a| fill(a)))
             .envs(self.env.iter().map(|(k, v)| (k.clone(), fill(v))))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("stdout.log"))?)
             .stderr(std::fs::File::create(dir.path().join("server.log"))?)
             .process_group(0)
             .kill_on_drop(true);
@@ -204,6 +224,18 @@ impl Launcher {
 impl Server {
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// What the server has printed so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// The last `n` lines of the server's log (stderr).
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = std::fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     /// RSS of the server's process tree, MiB.
