@@ -313,12 +313,11 @@ pub async fn create_room(deps: &Deps<impl Kms>, caller: &Caller, name: &str) -> 
 pub async fn join_room(deps: &Deps<impl Kms>, caller: &Caller, room: &str) -> Result<Value> {
     let meta = deps.store.conversation(room).await?.filter(|m| store::get_s(m, "kind") == "room");
     let meta = meta.ok_or(ChatError::NotFound("room"))?;
-    if deps.store.members(room).await?.len() >= MAX_ROOM_MEMBERS {
-        return Err(ChatError::BadRequest(format!("a room has at most {MAX_ROOM_MEMBERS} members")));
-    }
     let name = store::get_s(&meta, "name");
-    deps.store.join_room(room, &name, &caller.sub, ids::now_millis() as i64).await?;
-    Ok(json!({ "conversationId": room, "name": name }))
+    match deps.store.join_room(room, &name, &caller.sub, ids::now_millis() as i64, MAX_ROOM_MEMBERS).await? {
+        store::Join::Full => Err(ChatError::BadRequest(format!("a room has at most {MAX_ROOM_MEMBERS} members"))),
+        store::Join::Joined | store::Join::AlreadyMember => Ok(json!({ "conversationId": room, "name": name })),
+    }
 }
 
 pub async fn leave_room(deps: &Deps<impl Kms>, caller: &Caller, room: &str) -> Result<Value> {

@@ -51,6 +51,28 @@ where
     StoreError::Dynamo(if code.is_empty() { format!("{e:?}") } else { format!("{code}: {msg}") })
 }
 
+/// The per-item cancellation reasons of a cancelled transaction (`None` for other errors).
+fn cancellation_reasons(
+    e: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+) -> Option<Vec<String>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match e.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(c) => {
+            Some(c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect())
+        }
+        _ => None,
+    }
+}
+
+/// What a join did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    Joined,
+    AlreadyMember,
+    /// The room has its maximum of members (or is gone).
+    Full,
+}
+
 fn is_condition_failure<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -339,6 +361,7 @@ impl Store {
 
     // ---- rooms ------------------------------------------------------------------------------
 
+    /// Creates a room with its owner as the first member.
     pub async fn create_room(&self, room: &str, name: &str, owner: &str, at: i64) -> Result<(), StoreError> {
         let meta: Item = [
             ("pk", s(format!("CONV#{room}"))),
@@ -349,15 +372,20 @@ impl Store {
             ("name", s(name)),
             ("owner", s(owner)),
             ("createdAt", n(at)),
+            ("memberCount", n(0)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         self.put_new(meta).await?;
-        self.join_room(room, name, owner, at).await
+        self.join_room(room, name, owner, at, usize::MAX).await.map(|_| ())
     }
 
-    pub async fn join_room(&self, room: &str, name: &str, sub: &str, at: i64) -> Result<(), StoreError> {
+    /// Adds `sub` to `room` unless the room has `max` members already. The room's member count
+    /// and both membership rows are written in one transaction, conditional on the count being
+    /// below `max` and `sub` not being a member, so joins racing each other cannot pass the cap
+    /// (a count read first and checked afterwards would let every racer in).
+    pub async fn join_room(&self, room: &str, name: &str, sub: &str, at: i64, max: usize) -> Result<Join, StoreError> {
         let member: Item = [
             ("pk", s(format!("CONV#{room}"))),
             ("sk", s(format!("MEMBER#{sub}"))),
@@ -367,24 +395,92 @@ impl Store {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        self.put_new(member).await?;
-        self.put_new(self.membership_item(sub, room, &Kind::Room, name, at)).await?;
-        Ok(())
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        // Retried only when the room's first count raced another join, or a write conflicted.
+        for _ in 0..5 {
+            let Some(meta) = self.conversation(room).await? else { return Ok(Join::Full) };
+            let counted = meta.contains_key("memberCount");
+            let max = i64::try_from(max).unwrap_or(i64::MAX);
+            let mut values: HashMap<String, AttributeValue> = HashMap::new();
+            let (update, condition) = if counted {
+                values.insert(":one".into(), n(1));
+                values.insert(":max".into(), n(max));
+                ("ADD memberCount :one", "memberCount < :max")
+            } else {
+                // A room written before rooms kept a count: count its rows once.
+                let count = self.members(room).await?.len() as i64;
+                if count >= max {
+                    return Ok(Join::Full);
+                }
+                values.insert(":next".into(), n(count + 1));
+                ("SET memberCount = :next", "attribute_exists(pk) AND attribute_not_exists(memberCount)")
+            };
+            let count_update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("CONV#{room}")))
+                .key("sk", s("META"))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            let items = vec![
+                TransactWriteItem::builder().update(count_update).build(),
+                put(member.clone())?,
+                put(self.membership_item(sub, room, &Kind::Room, name, at))?,
+            ];
+            let Err(e) = self.db.transact_write_items().set_transact_items(Some(items)).send().await else {
+                return Ok(Join::Joined);
+            };
+            let Some(reasons) = cancellation_reasons(&e) else { return Err(dynamo(e)) };
+            let failed = |i: usize| reasons.get(i).map(String::as_str) == Some("ConditionalCheckFailed");
+            if failed(1) || failed(2) {
+                return Ok(Join::AlreadyMember);
+            }
+            if failed(0) && counted {
+                return Ok(Join::Full);
+            }
+            // The first count raced another join, or a write conflicted: read again.
+        }
+        Err(StoreError::Dynamo(format!("joining room {room}: the member count kept changing")))
     }
 
+    /// Removes `sub` from `room`, and one from its member count.
     pub async fn leave_room(&self, room: &str, sub: &str) -> Result<(), StoreError> {
+        let mut items = Vec::new();
         for (pk, sk) in
             [(format!("CONV#{room}"), format!("MEMBER#{sub}")), (format!("USER#{sub}"), format!("CONV#{room}"))]
         {
-            self.db
-                .delete_item()
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
                 .table_name(&self.table)
                 .key("pk", s(pk))
                 .key("sk", s(sk))
-                .send()
-                .await
-                .map_err(dynamo)?;
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
         }
+        if self.conversation(room).await?.is_some_and(|m| m.contains_key("memberCount")) {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("CONV#{room}")))
+                .key("sk", s("META"))
+                .update_expression("ADD memberCount :minus")
+                .condition_expression("memberCount > :zero")
+                .expression_attribute_values(":minus", n(-1))
+                .expression_attribute_values(":zero", n(0))
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        self.db.transact_write_items().set_transact_items(Some(items)).send().await.map_err(dynamo)?;
         Ok(())
     }
 

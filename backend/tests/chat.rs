@@ -175,3 +175,34 @@ async fn rooms_seal_for_members_at_send_time_and_attachments_round_trip() {
     }
     up.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_never_passes_its_member_cap_even_when_joins_race() {
+    let (_up, deps) = world().await;
+    let owner = user(&deps, "owner").await;
+    let room = chat::create_room(&deps, &owner, "Crowded").await.unwrap();
+    let room = room["conversationId"].as_str().unwrap().to_string();
+    let mut joiners = Vec::new();
+    for i in 0..chat::MAX_ROOM_MEMBERS + 9 {
+        joiners.push(user(&deps, &format!("j{i}")).await);
+    }
+    // Everyone joins at once: the cap is checked by the write itself, not by an earlier read.
+    let results = futures_util::future::join_all(joiners.iter().map(|j| chat::join_room(&deps, j, &room))).await;
+    let joined: Vec<&Caller> = joiners.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(j, _)| j).collect();
+    let refused: Vec<&Caller> = joiners.iter().zip(&results).filter(|(_, r)| r.is_err()).map(|(j, _)| j).collect();
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, ChatError::BadRequest(m) if m.contains("at most")), "{r:?}");
+    }
+    assert_eq!(joined.len(), chat::MAX_ROOM_MEMBERS - 1, "the owner holds one place");
+    assert_eq!(refused.len(), 10);
+    assert_eq!(deps.store.members(&room).await.unwrap().len(), chat::MAX_ROOM_MEMBERS);
+    // Joining again changes nothing; leaving frees a place that a refused user can take.
+    chat::join_room(&deps, joined[0], &room).await.unwrap();
+    assert!(chat::join_room(&deps, refused[0], &room).await.is_err());
+    chat::leave_room(&deps, joined[0], &room).await.unwrap();
+    chat::join_room(&deps, refused[0], &room).await.unwrap();
+    assert!(chat::join_room(&deps, refused[1], &room).await.is_err());
+    let members = deps.store.members(&room).await.unwrap();
+    assert_eq!(members.len(), chat::MAX_ROOM_MEMBERS);
+    assert!(members.contains(&refused[0].sub) && !members.contains(&joined[0].sub));
+}
