@@ -58,7 +58,19 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
     let method = req.method().clone();
     let uri = req.uri().clone();
     let upgrade = req.headers().contains_key(header::UPGRADE);
-    let resp = next.run(req).await;
+    // With a journal, the request's body is read first (API Gateway's payload limit bounds it)
+    // and its parts kept, to journal the exchange once answered.
+    let (req, journaled) = match &emu.journal {
+        Some(_) if !upgrade => {
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, apigw::MAX_PAYLOAD).await else {
+                return apigw::payload_too_large();
+            };
+            (Request::from_parts(parts.clone(), Body::from(bytes.clone())), Some((parts, bytes)))
+        }
+        _ => (req, None),
+    };
+    let mut resp = next.run(req).await;
     let request_id = ["apigw-requestid", "x-amzn-requestid"]
         .iter()
         .find_map(|h| resp.headers().get(*h).and_then(|v| v.to_str().ok()))
@@ -68,6 +80,21 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
         None if upgrade => Some("$connect".to_string()),
         None => None,
     };
+    if let (Some(journal), Some((parts, request_body))) = (&emu.journal, journaled) {
+        let (resp_parts, body) = resp.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let exchange = Exchange {
+            arrived,
+            service: "execute-api",
+            operation: operation.clone(),
+            request_id: request_id.clone().unwrap_or_default(),
+            request_body,
+            fault: None,
+            observed: true,
+        };
+        journal.record(exchange, &parts, &resp_parts, &body);
+        resp = Response::from_parts(resp_parts, Body::from(body));
+    }
     emu.requests.record(
         arrived,
         started,
@@ -318,6 +345,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             request_id: request_id.clone(),
             request_body,
             fault: injected_fault,
+            observed: false,
         });
     }
     emu.requests.record(

@@ -26,8 +26,11 @@
 //! A call that met an injected fault carries it (`fault`), so a replay injects the same fault
 //! for that call.
 //!
-//! Only the gateway's API requests are journaled: `/_emulator/*` calls (the clock's advances
-//! show as the entries' times), API stages and WebSocket traffic are not.
+//! HTTP requests to API stages (`/_aws/execute-api/…`) are journaled too, marked `observed`:
+//! what a client asked the application and what it answered. A replay does not send them again,
+//! since the calls their functions made to the services are journaled after them in their own
+//! right (the functions themselves do not run in a replay). `/_emulator/*` calls (the clock's
+//! advances show as the entries' times) and WebSocket frames are not journaled.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -100,6 +103,9 @@ pub struct Entry {
     /// The injected fault this call met ([`crate::faults`]), as a one-call fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<crate::faults::FaultSpec>,
+    /// A request to an API stage: kept for reading, not sent again by a replay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,6 +171,8 @@ pub struct Exchange {
     pub request_id: String,
     pub request_body: bytes::Bytes,
     pub fault: Option<crate::faults::FaultSpec>,
+    /// An API stage's request ([`Entry::observed`]).
+    pub observed: bool,
 }
 
 /// An open journal (`Emu::journal`).
@@ -257,6 +265,7 @@ impl Journal {
             status: resp.status.as_u16(),
             request_id: Some(exchange.request_id),
             fault: exchange.fault,
+            observed: exchange.observed,
         };
         let written =
             serde_json::to_string(&entry).map_err(std::io::Error::other).and_then(|line| writeln!(out.file, "{line}"));

@@ -14,6 +14,8 @@
 //! - The endpoint is part of the state (Cognito's token issuer is `{endpoint}/{pool}`), so the
 //!   replay listens where the recording did unless told otherwise.
 //! - A call that met an injected fault in the recording meets the same fault again.
+//! - Requests to API stages (`observed` entries) are not sent: no function runs in a replay, and
+//!   the calls the functions made are in the journal themselves.
 //! - Journals of a seeded instance with a frozen clock replay exactly; others are replayed with a
 //!   warning, and ids or timestamps will differ.
 
@@ -138,6 +140,10 @@ async fn run(handle: &crate::EmulatorHandle, header: &Header, entries: &[Entry])
             Some(op) => format!("{} {op}", entry.service),
             None => format!("{} {} {}", entry.service, entry.request.method, entry.request.path),
         };
+        if entry.observed {
+            // An API stage's request: its functions' calls follow in the journal and are sent.
+            continue;
+        }
         if entry.request.redacted {
             return Ok((
                 i,

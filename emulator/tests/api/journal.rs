@@ -190,3 +190,51 @@ async fn a_journal_of_an_instance_started_from_a_fixture_replays_from_the_same_f
     assert_eq!(report.outcome, Outcome::Identical, "{report}");
     assert_eq!(report.matched, 3);
 }
+
+/// Requests to an API stage are journaled for reading (`observed`), with their bodies and
+/// answers, and a replay does not send them again: the functions do not run there, and what
+/// they asked of the services is journaled in its own right.
+#[tokio::test]
+async fn api_stage_requests_are_journaled_as_observed_and_replays_skip_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stage.jsonl");
+    let emu =
+        common::builder().clock("2026-01-01T00:00:00Z".parse().unwrap()).record(&path, false).start().await.unwrap();
+    let url = emu.url();
+    crate::lambda::register(url, "api-fn", json!({})).await;
+    let spec =
+        json!({ "name": "journaled", "protocol": "HTTP", "routes": [{ "key": "POST /open", "function": "api-fn" }] });
+    let created: Value = common::http()
+        .post(format!("{url}/_emulator/apigw/apis"))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base = created["url"].as_str().unwrap().to_string();
+    let r = common::http().post(format!("{base}/open?n=1")).body(r#"{"a":1}"#).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    // Over API Gateway's payload limit: still refused as before, with or without a journal.
+    let big = vec![b'x'; 10 * 1024 * 1024 + 1];
+    let r = common::http().post(format!("{base}/open")).body(big).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    emu.shutdown().await;
+
+    let journal = lines(&path);
+    let stage: Vec<&Value> = journal[1..].iter().filter(|e| e["service"] == "execute-api").collect();
+    assert_eq!(stage.len(), 1, "one journaled stage request (the refused one never reached the stage): {journal:?}");
+    let e = stage[0];
+    assert_eq!(e["observed"], true);
+    assert_eq!(e["operation"], "POST /open");
+    assert_eq!((e["request"]["method"].as_str(), e["request"]["body"].as_str()), (Some("POST"), Some(r#"{"a":1}"#)));
+    assert!(e["request"]["path"].as_str().unwrap().ends_with("/open?n=1"), "{e}");
+    assert_eq!(e["status"], 200);
+    let body: Value = serde_json::from_str(e["response"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, answer, "the journal holds the answer the client got");
+
+    let report = replay(&path, &ReplayOptions { port: Some(0), ..Default::default() }).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Identical, "{report}");
+}

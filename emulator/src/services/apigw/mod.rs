@@ -38,7 +38,12 @@ use crate::state::Emu;
 pub const PATH_PREFIX: &str = "/_aws/execute-api";
 
 /// HTTP and REST APIs' request payload limit.
-const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+/// API Gateway's answer to a body over [`MAX_PAYLOAD`].
+pub fn payload_too_large() -> Response {
+    message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+}
 
 /// A request to an API stage, with what events need beyond the HTTP message.
 pub struct Incoming {
@@ -145,7 +150,7 @@ pub async fn data_plane(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     }
     let body = match axum::body::to_bytes(body, MAX_PAYLOAD).await {
         Ok(b) => b,
-        Err(_) => return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        Err(_) => return payload_too_large(),
     };
     let req = Incoming {
         method: parts.method,
