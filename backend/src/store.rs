@@ -208,6 +208,17 @@ impl Store {
         }
     }
 
+    /// A transaction's put of `item`, on condition that no item with its key exists.
+    fn put_new_in_transaction(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     async fn query(
         &self,
         index: Option<&str>,
@@ -395,15 +406,6 @@ impl Store {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
         // Retried only when the room's first count raced another join, or a write conflicted.
         for _ in 0..5 {
             let Some(meta) = self.conversation(room).await? else { return Ok(Join::Full) };
@@ -434,8 +436,8 @@ impl Store {
                 .map_err(|e| StoreError::Dynamo(e.to_string()))?;
             let items = vec![
                 TransactWriteItem::builder().update(count_update).build(),
-                put(member.clone())?,
-                put(self.membership_item(sub, room, &Kind::Room, name, at))?,
+                self.put_new_in_transaction(member.clone())?,
+                self.put_new_in_transaction(self.membership_item(sub, room, &Kind::Room, name, at))?,
             ];
             let Err(e) = self.db.transact_write_items().set_transact_items(Some(items)).send().await else {
                 return Ok(Join::Joined);
@@ -523,13 +525,7 @@ impl Store {
         if let Some(a) = &m.attachment {
             item.insert("attachment".into(), s(Value::Object(a.clone()).to_string()));
         }
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        let mut writes = vec![self.put_new_in_transaction(item)?];
         for member in members {
             let mut u = Update::builder()
                 .table_name(&self.table)

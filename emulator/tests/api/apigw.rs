@@ -14,7 +14,7 @@ use crate::common;
 use crate::lambda::{function_logs, register};
 
 /// Creates an API through the admin API; returns (id, url).
-async fn api(url: &str, spec: Value) -> (String, String) {
+pub async fn api(url: &str, spec: Value) -> (String, String) {
     let resp = common::http().post(format!("{url}/_emulator/apigw/apis")).json(&spec).send().await.unwrap();
     assert!(resp.status().is_success(), "create api: {}", resp.text().await.unwrap());
     let v: Value = resp.json().await.unwrap();

@@ -204,16 +204,7 @@ async fn api_stage_requests_are_journaled_as_observed_and_replays_skip_them() {
     crate::lambda::register(url, "api-fn", json!({})).await;
     let spec =
         json!({ "name": "journaled", "protocol": "HTTP", "routes": [{ "key": "POST /open", "function": "api-fn" }] });
-    let created: Value = common::http()
-        .post(format!("{url}/_emulator/apigw/apis"))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let base = created["url"].as_str().unwrap().to_string();
+    let (_, base) = crate::apigw::api(url, spec).await;
     let r = common::http().post(format!("{base}/open?n=1")).body(r#"{"a":1}"#).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let answer: Value = r.json().await.unwrap();
