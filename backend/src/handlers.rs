@@ -165,10 +165,15 @@ pub async fn ws_message<K: Kms>(
 
 /// The stream processor: fans new messages out and sends the e-mail notices.
 pub async fn stream(rt: &Realtime, sns: &aws_sdk_sns::Client, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    for meta in realtime::new_messages(&event.payload) {
-        let out = rt.deliver(&meta).await?;
+    // Every message of the batch reaches the sockets before any e-mail notice is sent: the
+    // notices (a profile read and a Publish per reader) would otherwise hold up the next push.
+    let messages = realtime::new_messages(&event.payload);
+    for meta in &messages {
+        let out = rt.deliver(meta).await?;
         tracing::info!(message = %meta.message_id, pushed = out.pushed, gone = out.gone, "delivered");
-        if let Err(e) = realtime::notify_readers(&rt.store, sns, &meta).await {
+    }
+    for meta in &messages {
+        if let Err(e) = realtime::notify_readers(&rt.store, sns, meta).await {
             tracing::warn!(message = %meta.message_id, error = %e, "notice not sent");
         }
     }

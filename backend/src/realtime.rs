@@ -20,6 +20,9 @@ use crate::store::{self, Item, MessageMeta, Store};
 /// How long a connection row lives without being refreshed (API Gateway's 2-hour maximum).
 pub const CONNECTION_TTL_SECS: i64 = 2 * 60 * 60;
 
+/// Pushes (and e-mail notices) in flight at once for one message.
+const PUSH_CONCURRENCY: usize = 16;
+
 pub struct Realtime {
     pub store: Store,
     pub management: aws_sdk_apigatewaymanagement::Client,
@@ -78,13 +81,25 @@ impl Realtime {
             "sentAt": meta.sent_at,
             "kind": meta.kind,
         });
-        let mut out = Fanout::default();
         let mut readers: Vec<&String> = meta.copies.keys().collect();
         readers.sort();
-        for reader in readers {
-            self.push_to_user(reader, &doc, &mut out).await?;
-        }
-        Ok(out)
+        self.push_to_users(readers, &doc).await
+    }
+
+    /// Pushes `doc` to several users' connections, [`PUSH_CONCURRENCY`] at a time: a room's
+    /// readers should not wait for each other's round trips.
+    async fn push_to_users(&self, users: Vec<&String>, doc: &Value) -> Result<Fanout, String> {
+        use futures_util::{StreamExt, TryStreamExt};
+        futures_util::stream::iter(users)
+            .map(|user| async move {
+                let mut out = Fanout::default();
+                self.push_to_user(user, doc, &mut out).await.map(|()| out)
+            })
+            .buffer_unordered(PUSH_CONCURRENCY)
+            .try_fold(Fanout::default(), |sum, one| async move {
+                Ok(Fanout { pushed: sum.pushed + one.pushed, gone: sum.gone + one.gone })
+            })
+            .await
     }
 
     /// Tells the other members of a conversation that the caller is typing.
@@ -99,13 +114,8 @@ impl Realtime {
             "userId": caller.sub,
             "username": caller.username,
         });
-        let mut out = Fanout::default();
-        for m in self.store.members(conversation).await.map_err(|e| e.to_string())? {
-            if m != caller.sub {
-                self.push_to_user(&m, &doc, &mut out).await?;
-            }
-        }
-        Ok(out)
+        let members = self.store.members(conversation).await.map_err(|e| e.to_string())?;
+        self.push_to_users(members.iter().filter(|m| **m != caller.sub).collect(), &doc).await
     }
 }
 
@@ -179,12 +189,18 @@ pub async fn notify_readers(store: &Store, sns: &aws_sdk_sns::Client, meta: &Mes
         Some(c) if store::get_s(&c, "kind") == "room" => store::get_s(&c, "name"),
         _ => String::new(),
     };
-    for reader in meta.copies.keys().filter(|r| **r != meta.sender) {
-        if let Some(p) = store.profile(reader).await.map_err(|e| e.to_string())? {
-            notify::notify(sns, &p, &sender_name, &title).await?;
-        }
-    }
-    Ok(())
+    use futures_util::{StreamExt, TryStreamExt};
+    futures_util::stream::iter(meta.copies.keys().filter(|r| **r != meta.sender))
+        .map(|reader| async {
+            match store.profile(reader).await.map_err(|e| e.to_string())? {
+                Some(p) => notify::notify(sns, &p, &sender_name, &title).await,
+                None => Ok(()),
+            }
+        })
+        .buffer_unordered(PUSH_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
