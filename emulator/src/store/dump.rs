@@ -159,6 +159,7 @@ impl Store {
             }
         }
         tx.commit().await.map_err(|error| RestoreError::Rejected { table: "(foreign keys)".into(), error })?;
+        self.forget_all();
         Ok(())
     }
 }

@@ -24,6 +24,9 @@ pub struct Store {
     /// polling, instead of inside SQLite, whose busy handler sleeps 1, 2, 5, 10… ms between
     /// retries and turned concurrent writes into a queue of sleeps.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Values read from the `meta` table that never change while the state stands (the S3
+    /// master key): read once, forgotten when the whole state is reset or restored.
+    memo: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<u8>>>>,
     /// Keeps a throwaway database's directory alive; it is deleted with the last handle.
     _temp: Option<Arc<tempfile::TempDir>>,
 }
@@ -72,11 +75,24 @@ impl Store {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(Self { pool, writer: Default::default(), _temp: temp })
+        Ok(Self { pool, writer: Default::default(), memo: Default::default(), _temp: temp })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// A value kept by [`Store::remember`] since the state was last reset or restored.
+    pub fn recall(&self, name: &'static str) -> Option<Vec<u8>> {
+        self.memo.lock().expect("memo lock").get(name).cloned()
+    }
+
+    pub fn remember(&self, name: &'static str, value: Vec<u8>) {
+        self.memo.lock().expect("memo lock").insert(name, value);
+    }
+
+    pub(crate) fn forget_all(&self) {
+        self.memo.lock().expect("memo lock").clear();
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`) once no other one is open in this process.
@@ -106,7 +122,9 @@ impl Store {
         if counters.is_some() {
             sqlx::query("DELETE FROM sqlite_sequence").execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.forget_all();
+        Ok(())
     }
 
     pub async fn close(&self) {

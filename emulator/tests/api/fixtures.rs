@@ -297,3 +297,37 @@ async fn admin_only_pool_fixture_refuses_sign_up_and_asks_its_new_user_for_a_pas
         assert!(login(&idp, &client_id, &erin.username, &erin.password).await.access_token.is_some());
     }
 }
+
+/// Objects are sealed under the instance's master key, which an instance reads once and keeps:
+/// loading another instance's state (with its own key) or resetting must not leave the old key
+/// in use.
+#[tokio::test]
+async fn objects_open_after_a_load_or_reset_replaces_the_master_key() {
+    let a = common::builder().seed(11).start().await.unwrap();
+    let b = common::builder().seed(12).start().await.unwrap();
+    let (sa, sb) = (common::s3_with(&common::sdk_config(a.url())), common::s3_with(&common::sdk_config(b.url())));
+    for (s3, text) in [(&sa, "from a"), (&sb, "from b")] {
+        s3.create_bucket().bucket("box").send().await.unwrap();
+        s3.put_object().bucket("box").key("note").body(text.as_bytes().to_vec().into()).send().await.unwrap();
+        // Read once, so each instance holds its own key in memory.
+        s3.get_object().bucket("box").key("note").send().await.unwrap();
+    }
+    let (status, body) = load(b.url(), export(a.url()).await.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let got = sb.get_object().bucket("box").key("note").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"from a");
+
+    let reset = common::http().post(format!("{}/_emulator/reset", b.url())).send().await.unwrap();
+    assert!(reset.status().is_success());
+    sb.create_bucket().bucket("box").send().await.unwrap();
+    sb.put_object().bucket("box").key("after").body(b"after reset".to_vec().into()).send().await.unwrap();
+    let got = sb.get_object().bucket("box").key("after").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"after reset");
+    // The key made after the reset is the one in the state: an export opens elsewhere.
+    let c = common::builder().start().await.unwrap();
+    let (status, body) = load(c.url(), export(b.url()).await.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let sc = common::s3_with(&common::sdk_config(c.url()));
+    let got = sc.get_object().bucket("box").key("after").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"after reset");
+}

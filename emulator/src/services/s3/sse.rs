@@ -196,8 +196,18 @@ fn decrypt(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| AwsError::internal("stored object cannot be decrypted"))
 }
 
-/// The emulator-wide SSE-S3 key, made once.
+/// The instance's S3 master key, created on first use; read from the database once (every
+/// object read and write needs it).
 async fn master_key(ctx: &Ctx) -> Result<Vec<u8>> {
+    if let Some(key) = ctx.store().recall(MASTER_KEY) {
+        return Ok(key);
+    }
+    let key = stored_master_key(ctx).await?;
+    ctx.store().remember(MASTER_KEY, key.clone());
+    Ok(key)
+}
+
+async fn stored_master_key(ctx: &Ctx) -> Result<Vec<u8>> {
     let pool = ctx.store().pool();
     let existing = sqlx::query("SELECT value FROM meta WHERE key = ?").bind(MASTER_KEY).fetch_optional(pool).await?;
     let hex_key: String = match existing {
