@@ -145,7 +145,7 @@ async fn pools_and_clients_are_created_described_listed_and_deleted() {
     let e = idp.describe_user_pool().user_pool_id(&second).send().await.unwrap_err();
     assert_eq!((common::code(&e).as_str(), common::status(&e)), ("ResourceNotFoundException", Some(400)));
     let e = idp.list_user_pools().max_results(0).send().await.unwrap_err();
-    assert_eq!(common::code(&e), "ValidationException");
+    assert_eq!(common::code(&e), "InvalidParameterException");
 }
 
 #[tokio::test]
@@ -711,7 +711,7 @@ async fn bad_input_gets_cognito_errors() {
             .send()
     };
     for (target, body, code) in [
-        ("CreateUserPool", "{}", "ValidationException"),
+        ("CreateUserPool", "{}", "InvalidParameterException"),
         ("CreateUserPool", "{not json", "SerializationException"),
         ("SignUp", r#"{"ClientId": "nope", "Username": "u", "Password": "p"}"#, "ResourceNotFoundException"),
         ("InitiateAuth", r#"{"ClientId": 7, "AuthFlow": "USER_PASSWORD_AUTH"}"#, "SerializationException"),
@@ -1188,4 +1188,46 @@ async fn token_lifetimes_follow_the_client_settings() {
         .await
         .unwrap_err();
     assert_eq!(common::code(&e), "NotAuthorizedException");
+}
+
+#[tokio::test]
+async fn user_pool_clients_are_listed_a_page_at_a_time() {
+    let emu = common::start().await;
+    let idp = Client::new(&common::sdk_config(emu.url()));
+    let pool_id = pool(&idp, false).await;
+    let other = pool(&idp, false).await;
+    let mut made = Vec::new();
+    for _ in 0..5 {
+        made.push(client(&idp, &pool_id).await);
+    }
+    client(&idp, &other).await;
+    made.sort();
+
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = idp
+            .list_user_pool_clients()
+            .user_pool_id(&pool_id)
+            .max_results(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.user_pool_clients().len() <= 2);
+        for c in page.user_pool_clients() {
+            assert_eq!((c.client_name(), c.user_pool_id()), (Some("web"), Some(pool_id.as_str())));
+            seen.push(c.client_id().unwrap().to_string());
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, made, "every client of this pool once, none of the other pool's");
+
+    let e = idp.list_user_pool_clients().user_pool_id(&pool_id).max_results(61).send().await.unwrap_err();
+    assert_eq!(e.as_service_error().and_then(|e| e.meta().code()), Some("InvalidParameterException"));
+    let e = idp.list_user_pool_clients().user_pool_id("us-east-1_missing").send().await.unwrap_err();
+    assert!(e.as_service_error().unwrap().is_resource_not_found_exception(), "{e:?}");
 }

@@ -35,6 +35,18 @@ pub const FLAVOR: aws_json::Flavor = aws_json::Flavor { content_type: JSON_1_1, 
 
 /// The operation table: one line per operation.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
+    let result = dispatch(ctx, op, body).await;
+    // Cognito names input that breaks its model's constraints InvalidParameterException, with
+    // the "1 validation error detected: …" message other services send as ValidationException.
+    result.map_err(|mut e| {
+        if e.code == "ValidationException" {
+            e.code = "InvalidParameterException".into();
+        }
+        e
+    })
+}
+
+async fn dispatch(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
     aws_json::json_operations!(FLAVOR, ctx, op, body, {
         "CreateUserPool" => pools::create_user_pool,
         "DescribeUserPool" => pools::describe_user_pool,
@@ -42,6 +54,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Response> {
         "DeleteUserPool" => pools::delete_user_pool,
         "CreateUserPoolClient" => pools::create_user_pool_client,
         "DescribeUserPoolClient" => pools::describe_user_pool_client,
+        "ListUserPoolClients" => pools::list_user_pool_clients,
         "SignUp" => users::sign_up,
         "ConfirmSignUp" => users::confirm_sign_up,
         "ResendConfirmationCode" => users::resend_confirmation_code,

@@ -282,6 +282,47 @@ pub async fn create_user_pool_client(ctx: &Ctx, input: Value) -> Result<Value> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct ListClientsInput {
+    user_pool_id: String,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+/// ListUserPoolClients: id, name and pool of each client, by client id, at most 60 a page.
+pub async fn list_user_pool_clients(ctx: &Ctx, input: ListClientsInput) -> Result<Value> {
+    let max = input.max_results.unwrap_or(60);
+    if !(1..=60).contains(&max) {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 60"
+        )));
+    }
+    load_pool(ctx, &input.user_pool_id).await?;
+    let rows = sqlx::query(
+        "SELECT client_id, config FROM cognito_clients WHERE pool_id = ? AND client_id > ? ORDER BY client_id LIMIT ?",
+    )
+    .bind(&input.user_pool_id)
+    .bind(input.next_token.unwrap_or_default())
+    .bind(max + 1)
+    .fetch_all(ctx.store().pool())
+    .await?;
+    let more = rows.len() as i64 > max;
+    let clients: Vec<Value> = rows
+        .iter()
+        .take(max as usize)
+        .map(|r| {
+            let config: Value = serde_json::from_str(r.get::<&str, _>(1)).unwrap_or_default();
+            json!({ "ClientId": r.get::<String, _>(0), "ClientName": config["ClientName"], "UserPoolId": input.user_pool_id })
+        })
+        .collect();
+    let mut out = json!({ "UserPoolClients": clients });
+    if more {
+        out["NextToken"] = clients[max as usize - 1]["ClientId"].clone();
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct ClientInput {
     user_pool_id: String,
     client_id: String,
