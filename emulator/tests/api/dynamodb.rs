@@ -1125,3 +1125,40 @@ async fn ttl_also_removes_index_entries() {
     assert_eq!(left.count, 1);
     assert_eq!(left.items()[0]["pk"], s("c2"));
 }
+
+/// TransactWriteItems tokens are remembered for AWS's ten minutes and then forgotten, so the
+/// token table holds only the recent ones (SDKs send a fresh token with every transaction).
+#[tokio::test]
+async fn transaction_tokens_are_forgotten_after_ten_minutes() {
+    let emu = common::builder().clock("2026-03-01T00:00:00Z".parse().unwrap()).start().await.unwrap();
+    let db = aws_sdk_dynamodb::Client::new(&common::sdk_config(emu.url()));
+    common::pk_table(&db, "tokens").await;
+    let put = |v: &str| {
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(
+                aws_sdk_dynamodb::types::Put::builder()
+                    .table_name("tokens")
+                    .item("pk", AttributeValue::S("k".into()))
+                    .item("v", AttributeValue::S(v.into()))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let send = |token: &'static str, v: &'static str| {
+        db.transact_write_items().transact_items(put(v)).client_request_token(token).send()
+    };
+    send("first", "1").await.unwrap();
+    send("second", "2").await.unwrap();
+    common::advance_clock(emu.url(), "9m").await;
+    let e = send("first", "other").await.unwrap_err();
+    assert_eq!(common::code(&e), "IdempotentParameterMismatchException", "still remembered at 9 minutes");
+    common::advance_clock(emu.url(), "2m").await;
+    send("third", "3").await.unwrap();
+    let state: serde_json::Value =
+        common::http().get(format!("{}/_emulator/state", emu.url())).send().await.unwrap().json().await.unwrap();
+    let tokens = state["state"]["ddb_transaction_tokens"].to_string();
+    assert!(tokens.contains("third") && !tokens.contains("first") && !tokens.contains("second"), "{tokens}");
+    // A forgotten token is free again, for any request.
+    send("first", "other").await.unwrap();
+}

@@ -14,6 +14,9 @@ use super::items::{self, Write};
 use crate::error::{AwsError, Result};
 use crate::state::Ctx;
 
+/// How long a ClientRequestToken of TransactWriteItems is remembered (AWS: ten minutes).
+const TOKEN_WINDOW_SECS: f64 = 600.0;
+
 fn duplicates() -> AwsError {
     AwsError::validation("Provided list of item keys contains duplicates")
 }
@@ -123,7 +126,7 @@ pub async fn transact_write_items(ctx: &Ctx, input: Value) -> Result<Value> {
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(r) = row
-            && r.get::<f64, _>(1) + 600.0 > ctx.epoch()
+            && r.get::<f64, _>(1) + TOKEN_WINDOW_SECS > ctx.epoch()
         {
             if r.get::<String, _>(0) == fingerprint {
                 return Ok(json!({}));
@@ -133,6 +136,13 @@ pub async fn transact_write_items(ctx: &Ctx, input: Value) -> Result<Value> {
                 "The request uses the same client token as a previous, but non-identical request.",
             ));
         }
+        // Tokens past the window are forgotten, as AWS forgets them: SDKs send a fresh token with
+        // every transaction, so kept for ever they would pile up in the state and its exports.
+        sqlx::query("DELETE FROM ddb_transaction_tokens WHERE created_at + ? <= ?")
+            .bind(TOKEN_WINDOW_SECS)
+            .bind(ctx.epoch())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT OR REPLACE INTO ddb_transaction_tokens (token, request, created_at) VALUES (?, ?, ?)")
             .bind(t)
             .bind(fingerprint)
