@@ -636,18 +636,9 @@ fn claims(tokens: &Value) -> Value {
 
 /// Closes every WebSocket connection of a user through API Gateway's `@connections` API.
 async fn drop_connections(up: &Up, sub: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
     let config = testkit::sdk_config(up.handle.url());
-    let rows = aws_sdk_dynamodb::Client::new(&config)
-        .query()
-        .table_name(up.stack.physical_id("ChatTable").unwrap())
-        .key_condition_expression("pk = :p AND begins_with(sk, :c)")
-        .expression_attribute_values(":p", AttributeValue::S(format!("USER#{sub}")))
-        .expression_attribute_values(":c", AttributeValue::S("CONN#".into()))
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<String> = rows.items().iter().filter_map(|r| r.get("connectionId")?.as_s().ok().cloned()).collect();
+    let rows = common::connection_items(up, sub).await;
+    let ids: Vec<String> = rows.iter().filter_map(|r| r.get("connectionId")?.as_s().ok().cloned()).collect();
     assert!(!ids.is_empty(), "the user has a live connection");
     let management = aws_sdk_apigatewaymanagement::Client::from_conf(
         aws_sdk_apigatewaymanagement::config::Builder::from(&config).endpoint_url(up.handle.url()).build(),

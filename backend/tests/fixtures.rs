@@ -72,18 +72,7 @@ async fn has_item(chat: &Chat, pk: &str, sk: &str) -> bool {
 
 /// The `sk`s of a user's connection rows, through a DynamoDB query.
 async fn connection_rows(chat: &Chat, sub: &str) -> Vec<String> {
-    let db = aws_sdk_dynamodb::Client::new(&sdk(&chat.url));
-    let table = chat.up.stack.physical_id("ChatTable").unwrap();
-    let out = db
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :p AND begins_with(sk, :c)")
-        .expression_attribute_values(":p", AttributeValue::S(format!("USER#{sub}")))
-        .expression_attribute_values(":c", AttributeValue::S("CONN#".into()))
-        .send()
-        .await
-        .unwrap();
-    out.items().iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
+    common::connection_items(&chat.up, sub).await.iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
 }
 
 /// The emulator's whole state (`GET /_emulator/state`), which reads the store without running

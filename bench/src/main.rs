@@ -283,13 +283,10 @@ fn conformance_wall_times(root: &Path) -> String {
         let wall = std::fs::read_to_string(dir.join(format!("wall-{t}.txt"))).map(|s| s.trim().to_string());
         md.push_str(&format!("| {t} | {} |\n", wall.unwrap_or_else(|_| "skipped".into())));
     }
-    if let Ok(table) = std::fs::read_to_string(dir.join("conformance-report.md")) {
-        md.push_str(&format!(
-            "\nrun.sh exit: {}; its report: `{}`\n",
-            status.map(|s| s.to_string()).unwrap_or_default(),
-            dir.join("conformance-report.md").display()
-        ));
-        let _ = table;
+    let report = dir.join("conformance-report.md");
+    if report.is_file() {
+        let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+        md.push_str(&format!("\nrun.sh exit: {status}; its report: `{}`\n", report.display()));
     }
     md
 }

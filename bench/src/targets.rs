@@ -68,7 +68,8 @@ pub struct Server {
     /// spawn → first answer of the health URL.
     pub healthy_after: Duration,
     pub spawned: Instant,
-    _dir: tempfile::TempDir,
+    /// The server's state, logs and stdout; deleted when the server is dropped.
+    dir: tempfile::TempDir,
 }
 
 impl Launcher {
@@ -217,7 +218,7 @@ impl Launcher {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        Ok(Server { url, healthy_after: spawned.elapsed(), spawned, child, _dir: dir })
+        Ok(Server { url, healthy_after: spawned.elapsed(), spawned, child, dir })
     }
 }
 
@@ -228,12 +229,12 @@ impl Server {
 
     /// What the server has printed so far.
     pub fn stdout(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("stdout.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
     }
 
     /// The last `n` lines of the server's log (stderr).
     pub fn log_tail(&self, n: usize) -> String {
-        let log = std::fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }

@@ -44,6 +44,26 @@ pub fn api_url(up: &emulator::up::Up, logical_id: &str) -> String {
     emulator::services::apigw::spec::invoke_url(up.handle.state(), spec)
 }
 
+/// A user's connection rows in the stack's table (`pk = USER#{sub}`, `sk` beginning `CONN#`),
+/// through a DynamoDB query.
+pub async fn connection_items(
+    up: &emulator::up::Up,
+    sub: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&testkit::sdk_config(up.handle.url()))
+        .query()
+        .table_name(up.stack.physical_id("ChatTable").expect("the table"))
+        .key_condition_expression("pk = :p AND begins_with(sk, :c)")
+        .expression_attribute_values(":p", AttributeValue::S(format!("USER#{sub}")))
+        .expression_attribute_values(":c", AttributeValue::S("CONN#".into()))
+        .send()
+        .await
+        .expect("Query of a user's connections")
+        .items
+        .unwrap_or_default()
+}
+
 /// The password every test user signs up with.
 pub const PASSWORD: &str = "Correct-Horse-9";
 

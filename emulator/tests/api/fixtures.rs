@@ -258,15 +258,16 @@ async fn admin_only_pool_fixture_refuses_sign_up_and_asks_its_new_user_for_a_pas
     assert_eq!(export(other.url()).await, exported, "load(export(state)) == state");
     for url in [emu.url(), other.url()] {
         let idp = aws_sdk_cognitoidentityprovider::Client::new(&common::sdk_config(url));
-        let first = idp
-            .initiate_auth()
-            .client_id(&client_id)
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", &dana.username)
-            .auth_parameters("PASSWORD", &dana.password)
-            .send()
-            .await
-            .unwrap();
+        // Dana's sign-in with her temporary password.
+        let with_temporary = || {
+            idp.initiate_auth()
+                .client_id(&client_id)
+                .auth_flow(AuthFlowType::UserPasswordAuth)
+                .auth_parameters("USERNAME", &dana.username)
+                .auth_parameters("PASSWORD", &dana.password)
+                .send()
+        };
+        let first = with_temporary().await.unwrap();
         assert_eq!(first.challenge_name, Some(ChallengeNameType::NewPasswordRequired));
         assert!(first.authentication_result.is_none());
         let answered = idp
@@ -284,15 +285,7 @@ async fn admin_only_pool_fixture_refuses_sign_up_and_asks_its_new_user_for_a_pas
         let user = idp.admin_get_user().user_pool_id(&pool_id).username(&dana.username).send().await.unwrap();
         assert_eq!(user.user_status, Some(UserStatusType::Confirmed));
         assert!(login(&idp, &client_id, &dana.username, "Chosen-Passw0rd-2").await.access_token.is_some());
-        let e = idp
-            .initiate_auth()
-            .client_id(&client_id)
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", &dana.username)
-            .auth_parameters("PASSWORD", &dana.password)
-            .send()
-            .await
-            .unwrap_err();
+        let e = with_temporary().await.unwrap_err();
         assert_eq!(common::code(&e), "NotAuthorizedException", "the temporary password is spent");
         assert!(login(&idp, &client_id, &erin.username, &erin.password).await.access_token.is_some());
     }
