@@ -25,7 +25,7 @@ esac
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 RESULTS="$TARGET_DIR/conformance"
 mkdir -p "$RESULTS"
-rm -f "$RESULTS"/results-*.jsonl "$RESULTS"/wall-*.txt
+rm -rf "$RESULTS"/results-*.jsonl "$RESULTS"/wall-*.txt "$RESULTS"/journals-*
 export CONFORMANCE_RESULTS_DIR="$(cd "$RESULTS" && pwd)"
 
 status=0
@@ -36,7 +36,9 @@ run_target() { # target endpoint
   rm -f "$RESULTS/results-$target.jsonl" "$RESULTS/wall-$target.txt"
   echo "== conformance: $target${endpoint:+ at $endpoint}"
   start=$(date +%s%N)
-  CONFORMANCE_TARGET=$target CONFORMANCE_ENDPOINT=$endpoint cargo test -q -p conformance --test scenarios
+  # Every call is journaled on the client's side; the report replays the journals on the emulator.
+  CONFORMANCE_TARGET=$target CONFORMANCE_ENDPOINT=$endpoint CONFORMANCE_RECORD_DIR="$RESULTS/journals-$target" \
+    cargo test -q -p conformance --test scenarios
   rc=$?
   end=$(date +%s%N)
   echo "$(((end - start) / 1000000)) ms" | awk '{ printf "%.1f s\n", $1 / 1000 }' >"$RESULTS/wall-$target.txt"

@@ -174,6 +174,13 @@ pub fn execute(
     }
 
     let mut run = Run::new(target, ctx.region.clone(), ctx.endpoint.clone(), ctx.sdk.clone());
+    if let Some(dir) = std::env::var_os("CONFORMANCE_RECORD_DIR").filter(|d| !d.is_empty()) {
+        let path = PathBuf::from(dir).join(format!("{snapshot}.jsonl"));
+        let account = crate::journal::default_account(target);
+        let recorder = crate::journal::Recorder::create(&path, target, ctx.endpoint.as_deref(), &ctx.region, account)
+            .unwrap_or_else(|e| panic!("cannot record {}: {e:#}", path.display()));
+        run.recorder = Some(recorder);
+    }
     let outcome = ctx.runtime.block_on(async {
         let outcome = AssertUnwindSafe(body(&mut run)).catch_unwind().await;
         run.run_cleanups().await;

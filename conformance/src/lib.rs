@@ -9,10 +9,13 @@
 //! - [`normalize`]: stable placeholders for ids, ARNs, timestamps, tokens and ciphertexts.
 //! - [`harness`]: the [`scenario!`] macro's runtime — support check, execution, clean-up,
 //!   snapshot comparison, and one result line per scenario for the report.
+//! - [`journal`]: what the clients sent and received, as an emulator journal a replay pairs
+//!   with the emulator's answers (`CONFORMANCE_RECORD_DIR`).
 //! - [`results`]: the result lines and the `conformance-report.md` built from them.
 
 pub mod harness;
 pub mod http_sink;
+pub mod journal;
 pub mod normalize;
 pub mod results;
 pub mod run;

@@ -11,6 +11,19 @@ use serde_json::{Value, json};
 
 use crate::target::Target;
 
+/// A client of `$sdk` for the run's target: the shared configuration, `$tune`d, with the
+/// run's journal recorder when there is one.
+macro_rules! client {
+    ($run:expr, $sdk:ident, |$b:ident| $tune:expr) => {{
+        let $b = $sdk::config::Builder::from(&$run.sdk);
+        let mut builder = $tune;
+        if let Some(recorder) = &$run.recorder {
+            builder = builder.interceptor(recorder.clone());
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
+
 /// A resource to delete when the scenario ends, whatever its outcome.
 #[derive(Debug, Clone)]
 pub enum Cleanup {
@@ -62,6 +75,8 @@ pub struct Run {
     pub(crate) steps: Vec<Value>,
     pub(crate) known_bugs: Vec<KnownBug>,
     pub(crate) cleanups: Vec<Cleanup>,
+    /// Journals every call of this scenario's clients (`CONFORMANCE_RECORD_DIR`).
+    pub(crate) recorder: Option<crate::journal::Recorder>,
 }
 
 /// Error code and HTTP status of an SDK error, as recorded in transcripts.
@@ -78,7 +93,17 @@ pub fn error_json<E: ProvideErrorMetadata + Debug>(e: &SdkError<E, HttpResponse>
 impl Run {
     pub(crate) fn new(target: Target, region: String, endpoint: Option<String>, sdk: SdkConfig) -> Run {
         let prefix = format!("cf-{:08x}-", rand::random::<u32>());
-        Run { target, region, prefix, endpoint, sdk, steps: Vec::new(), known_bugs: Vec::new(), cleanups: Vec::new() }
+        Run {
+            target,
+            region,
+            prefix,
+            endpoint,
+            sdk,
+            steps: Vec::new(),
+            known_bugs: Vec::new(),
+            cleanups: Vec::new(),
+            recorder: None,
+        }
     }
 
     /// `{prefix}{name}`: a name for something this scenario creates.
@@ -149,34 +174,32 @@ impl Run {
     pub fn s3(&self) -> aws_sdk_s3::Client {
         // Path-style for every target but AWS: peers and the emulator answer on one host.
         let path_style = self.target != Target::Aws;
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build())
+        client!(self, aws_sdk_s3, |b| b.force_path_style(path_style))
     }
 
     pub fn kms(&self) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::new(&self.sdk)
+        client!(self, aws_sdk_kms, |b| b)
     }
 
     pub fn sns(&self) -> aws_sdk_sns::Client {
-        aws_sdk_sns::Client::new(&self.sdk)
+        client!(self, aws_sdk_sns, |b| b)
     }
 
     pub fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
-        aws_sdk_cognitoidentityprovider::Client::new(&self.sdk)
+        client!(self, aws_sdk_cognitoidentityprovider, |b| b)
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk)
+        client!(self, aws_sdk_dynamodb, |b| b)
     }
 
     pub fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
-        aws_sdk_dynamodbstreams::Client::new(&self.sdk)
+        client!(self, aws_sdk_dynamodbstreams, |b| b)
     }
 
     /// The `@connections` client for a management endpoint.
     pub fn connections(&self, management_url: &str) -> aws_sdk_apigatewaymanagement::Client {
-        aws_sdk_apigatewaymanagement::Client::from_conf(
-            aws_sdk_apigatewaymanagement::config::Builder::from(&self.sdk).endpoint_url(management_url).build(),
-        )
+        client!(self, aws_sdk_apigatewaymanagement, |b| b.endpoint_url(management_url))
     }
 
     /// The JWKS document URL of a user pool on this target.

@@ -5,6 +5,7 @@
 //! | `CONFORMANCE_TARGET` | `emulator` (default), `moto`, `localstack`, `aws` |
 //! | `CONFORMANCE_ENDPOINT` | the peer's URL (defaults: moto `http://127.0.0.1:5000`, LocalStack `http://127.0.0.1:4566`) |
 //! | `CONFORMANCE_SERVICES` | comma-separated services to treat as supported instead of the target's defaults (e.g. a licensed LocalStack) |
+//! | `CONFORMANCE_RECORD_DIR` | journal every scenario's calls to `{dir}/{group}__{name}.jsonl`, for `emulator replay` ([`crate::journal`]) |
 //! | `CONFORMANCE_ALLOW_AWS` | must be `1` for the `aws` target, which creates (and deletes) real resources |
 //! | `CONFORMANCE_WS_URL`, `CONFORMANCE_WS_MANAGEMENT_URL` | `aws`: a deployed WebSocket API's `wss://` URL and its `@connections` endpoint |
 

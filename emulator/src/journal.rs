@@ -74,6 +74,12 @@ pub struct Header {
     /// The fixture the instance loaded at start (`--fixture`), which a replay loads again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixture: Option<std::path::PathBuf>,
+    /// Set when the journal was recorded on the client's side (by the conformance suite): what
+    /// answered — `moto`, `localstack`, `aws`, or an `emulator` run without a seed. Its ids are
+    /// not those a fresh instance generates, so a replay pairs them up
+    /// ([`crate::replay::correspond`]) instead of comparing bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_against: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +126,9 @@ pub struct Request {
     /// A secret was removed from the body: the request cannot be replayed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redacted: bool,
+    /// The body was streamed by the client and not kept: the request cannot be replayed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_unrecorded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +138,10 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     #[serde(flatten)]
     pub body: Body,
+    /// The body was streamed to the client and not kept (an S3 object recorded on the
+    /// client's side): a replay compares status and headers only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_unrecorded: bool,
 }
 
 /// A body: `body` (UTF-8 text) or `bodyBase64`; neither when empty.
@@ -222,6 +235,7 @@ impl Journal {
                 .collect(),
             secrets: config.record_secrets,
             fixture: config.fixture_file.clone(),
+            recorded_against: None,
         }
     }
 
@@ -260,8 +274,20 @@ impl Journal {
             time: exchange.arrived,
             service: service.to_string(),
             operation: exchange.operation,
-            request: Request { method: req.method.to_string(), path, headers: req_headers, body, redacted },
-            response: Response { status: resp.status.as_u16(), headers: resp_headers, body: response_body },
+            request: Request {
+                method: req.method.to_string(),
+                path,
+                headers: req_headers,
+                body,
+                redacted,
+                body_unrecorded: false,
+            },
+            response: Response {
+                status: resp.status.as_u16(),
+                headers: resp_headers,
+                body: response_body,
+                body_unrecorded: false,
+            },
             status: resp.status.as_u16(),
             request_id: Some(exchange.request_id),
             fault: exchange.fault,
@@ -281,7 +307,12 @@ fn headers(map: &http::HeaderMap) -> Vec<(String, String)> {
 
 /// Headers with signatures and session tokens replaced.
 pub fn redact_headers(map: &http::HeaderMap) -> Vec<(String, String)> {
-    headers(map)
+    redact_header_pairs(headers(map))
+}
+
+/// Header pairs (lowercase names) with signatures and session tokens replaced.
+pub fn redact_header_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    pairs
         .into_iter()
         .map(|(k, v)| {
             let v = match k.as_str() {

@@ -71,6 +71,11 @@ struct ReplayArgs {
     /// Load this fixture at start instead of the one the journal names.
     #[arg(long, value_name = "FILE")]
     fixture: Option<PathBuf>,
+    /// Pair the journal's generated ids (keys, ARNs, tokens, ciphertexts) with this instance's
+    /// and compare member by member, to the end (automatic for a journal recorded against
+    /// moto, LocalStack or AWS; useful for one recorded without --seed or --clock).
+    #[arg(long)]
+    map_ids: bool,
 }
 
 #[derive(Args)]
@@ -273,7 +278,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Replay(args) => {
-            let options = emulator::replay::ReplayOptions { port: args.port, fixture: args.fixture };
+            let options =
+                emulator::replay::ReplayOptions { port: args.port, fixture: args.fixture, map_ids: args.map_ids };
             let report = emulator::replay::replay(&args.file, &options).await?;
             print(&report.to_string());
             if !report.identical() {

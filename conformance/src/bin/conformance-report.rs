@@ -4,7 +4,8 @@
 //!   conformance-report [--out FILE] [--results DIR]
 //!
 //! Defaults: results from `{target dir}/conformance/`, report next to them. Wall times per
-//! target are read from `wall-{target}.txt` there when a runner wrote them.
+//! target are read from `wall-{target}.txt` there when a runner wrote them, and the journals in
+//! `journals-{target}/` are replayed on the emulator (a section of their differences).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,7 +38,14 @@ fn main() {
             wall.insert(t.name().to_string(), s.trim().to_string());
         }
     }
-    let (report, failed) = results::render(&records, &wall);
+    let (mut report, failed) = results::render(&records, &wall);
+    // Journals (`CONFORMANCE_RECORD_DIR=…/journals-{target}`) are replayed on the emulator and
+    // their differences added; they never fail the run: a peer's difference is information.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    if let Some(section) = runtime.ok().and_then(|rt| rt.block_on(conformance::journal::replay_section(&dir))) {
+        report.push('\n');
+        report.push_str(&section);
+    }
     let out = out.unwrap_or_else(|| dir.join("conformance-report.md"));
     if let Err(e) = std::fs::write(&out, &report) {
         eprintln!("cannot write {}: {e}", out.display());

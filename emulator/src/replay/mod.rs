@@ -18,6 +18,15 @@
 //!   the calls the functions made are in the journal themselves.
 //! - Journals of a seeded instance with a frozen clock replay exactly; others are replayed with a
 //!   warning, and ids or timestamps will differ.
+//!
+//! A journal recorded on the client's side (`recordedAgainst`: moto, LocalStack, AWS or an
+//! unseeded emulator — the conformance suite writes them), or replayed with
+//! [`ReplayOptions::map_ids`], is replayed with its ids paired up instead ([`correspond`]): each
+//! recorded value the other side generated stands for the one this instance generated in its
+//! place, requests are rewritten with them, responses are compared member by member, and the
+//! replay goes on to the end, reporting every request whose answer differs beyond its ids.
+
+pub mod correspond;
 
 use std::path::Path;
 
@@ -33,6 +42,9 @@ pub struct ReplayOptions {
     pub port: Option<u16>,
     /// Load this fixture at start instead of the one the journal's header names.
     pub fixture: Option<std::path::PathBuf>,
+    /// Pair recorded ids with this instance's instead of expecting the same bytes (always so
+    /// for a journal recorded against another implementation).
+    pub map_ids: bool,
 }
 
 /// How a replay ended.
@@ -44,6 +56,17 @@ pub enum Outcome {
     Diverged { seq: u64, step: String, diff: String },
     /// Entry `seq` cannot be sent again (a secret was redacted from it).
     NotReplayable { seq: u64, step: String, reason: String },
+    /// With ids paired: the entries whose answers differ beyond their ids (or that could not
+    /// be sent), in journal order.
+    Differences(Vec<EntryDifferences>),
+}
+
+/// One entry of a replay with ids paired whose answer differs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryDifferences {
+    pub seq: u64,
+    pub step: String,
+    pub differences: Vec<correspond::Difference>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +76,8 @@ pub struct Report {
     pub total: usize,
     pub outcome: Outcome,
     pub warnings: Vec<String>,
+    /// With ids paired: how many recorded values were paired with this instance's.
+    pub paired: Option<usize>,
 }
 
 impl Report {
@@ -67,8 +92,32 @@ impl std::fmt::Display for Report {
             writeln!(f, "warning: {w}")?;
         }
         match &self.outcome {
+            Outcome::Identical if self.paired.is_some() => writeln!(
+                f,
+                "replayed {} of {} requests with {} recorded values paired: every response equivalent",
+                self.matched,
+                self.total,
+                self.paired.unwrap_or_default()
+            ),
             Outcome::Identical => {
                 writeln!(f, "replayed {} of {} requests: every response identical", self.matched, self.total)
+            }
+            Outcome::Differences(entries) => {
+                writeln!(
+                    f,
+                    "replayed {} requests with {} recorded values paired: {} equivalent, {} differ",
+                    self.total,
+                    self.paired.unwrap_or_default(),
+                    self.matched,
+                    entries.len()
+                )?;
+                for e in entries {
+                    writeln!(f, "step {} ({}):", e.seq, e.step)?;
+                    for d in &e.differences {
+                        writeln!(f, "  {d}")?;
+                    }
+                }
+                Ok(())
             }
             Outcome::Diverged { seq, step, diff } => {
                 writeln!(f, "step {seq} ({step}) differs after {} identical responses:", self.matched)?;
@@ -88,6 +137,9 @@ impl std::fmt::Display for Report {
 /// Replays the journal at `path`.
 pub async fn replay(path: &Path, options: &ReplayOptions) -> anyhow::Result<Report> {
     let (header, entries) = journal::read(path)?;
+    if header.recorded_against.is_some() || options.map_ids {
+        return replay_pairing_ids(header, entries, options).await;
+    }
     let mut warnings = Vec::new();
     if header.seed.is_none() {
         warnings.push("recorded without --seed: generated ids, keys and codes will differ".to_string());
@@ -102,6 +154,18 @@ pub async fn replay(path: &Path, options: &ReplayOptions) -> anyhow::Result<Repo
     let config = Config {
         host: endpoint.host().unwrap_or("127.0.0.1").to_string(),
         port: options.port.or(endpoint.port_u16()).unwrap_or(0),
+        ..config_of(&header)
+    };
+    let handle = start(config, &header, options).await?;
+    let result = run(&handle, &header, &entries).await;
+    handle.shutdown().await;
+    let (matched, outcome) = result?;
+    Ok(Report { matched, total: entries.len(), outcome, warnings, paired: None })
+}
+
+/// The instance a journal's header describes (in memory; listening where the caller says).
+fn config_of(header: &Header) -> Config {
+    Config {
         state: StateLocation::InMemory,
         seed: header.seed,
         clock: Some(header.clock),
@@ -120,40 +184,147 @@ pub async fn replay(path: &Path, options: &ReplayOptions) -> anyhow::Result<Repo
             })
             .collect(),
         ..Config::default()
-    };
+    }
+}
+
+async fn start(config: Config, header: &Header, options: &ReplayOptions) -> anyhow::Result<crate::EmulatorHandle> {
     let mut builder = crate::Emulator::builder().config(config);
     if let Some(file) = options.fixture.as_ref().or(header.fixture.as_ref()) {
         builder = builder.fixture(crate::fixtures::read(file)?);
     }
-    let handle = builder.start().await?;
-    let result = run(&handle, &header, &entries).await;
+    builder.start().await
+}
+
+/// The step's name in reports: service and operation, or the request line.
+fn step_name(entry: &Entry) -> String {
+    match &entry.operation {
+        Some(op) => format!("{} {op}", entry.service),
+        None => format!("{} {} {}", entry.service, entry.request.method, entry.request.path),
+    }
+}
+
+/// Why an entry cannot be sent again, if it cannot.
+fn unsendable(entry: &Entry) -> Option<&'static str> {
+    if entry.request.redacted {
+        Some("its secrets were redacted when it was recorded (record with --record-secrets to replay)")
+    } else if entry.request.body_unrecorded {
+        Some("its body was streamed when it was recorded and not kept")
+    } else {
+        None
+    }
+}
+
+/// Replays a journal whose ids are not this instance's, pairing them up ([`correspond`]).
+async fn replay_pairing_ids(header: Header, entries: Vec<Entry>, options: &ReplayOptions) -> anyhow::Result<Report> {
+    let mut warnings = Vec::new();
+    if let Some(other) = &header.recorded_against {
+        warnings.push(format!("recorded against {other}: ids are paired with this emulator's as they appear"));
+    }
+    let mut config = Config { port: options.port.unwrap_or(0), ..config_of(&header) };
+    if header.account.is_empty() {
+        config.account = Config::default().account;
+    }
+    let handle = start(config, &header, options).await?;
+    let result = run_pairing_ids(&handle, &header, &entries).await;
     handle.shutdown().await;
-    let (matched, outcome) = result?;
-    Ok(Report { matched, total: entries.len(), outcome, warnings })
+    let (pairs, differing) = result?;
+    let matched = entries.iter().filter(|e| !e.observed).count() - differing.len();
+    let outcome = if differing.is_empty() { Outcome::Identical } else { Outcome::Differences(differing) };
+    Ok(Report { matched, total: entries.len(), outcome, warnings, paired: Some(pairs) })
+}
+
+/// Response headers compared in a replay with ids paired: what SDKs read beyond the body.
+fn compared_header(name: &str) -> bool {
+    const SET_ASIDE: &[&str] =
+        &["x-amz-request-id", "x-amz-id-2", "x-amzn-requestid", "x-amz-crc32", "x-amzn-trace-id"];
+    (name.starts_with("x-amz") && !SET_ASIDE.contains(&name) && !name.starts_with("x-amz-cf-"))
+        || matches!(name, "etag" | "content-type" | "content-range")
+}
+
+async fn run_pairing_ids(
+    handle: &crate::EmulatorHandle,
+    header: &Header,
+    entries: &[Entry],
+) -> anyhow::Result<(usize, Vec<EntryDifferences>)> {
+    use correspond::{Correspondence, Difference};
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let port = handle.addr().port();
+    let mut pairs = Correspondence::new();
+    pairs.insert(header.endpoint.trim_end_matches('/'), handle.url().trim_end_matches('/'));
+    let mut differing = Vec::new();
+    for entry in entries.iter().filter(|e| !e.observed) {
+        let step = step_name(entry);
+        if let Some(reason) = unsendable(entry) {
+            let d =
+                Difference { at: "request".into(), recorded: "sent".into(), replayed: format!("not sent: {reason}") };
+            differing.push(EntryDifferences { seq: entry.seq, step, differences: vec![d] });
+            continue;
+        }
+        let clock = &handle.state().clock;
+        let now = clock.now();
+        if entry.time > now {
+            clock.advance(entry.time - now);
+        }
+        let mut request = entry.clone();
+        request.request.path = pairs.rewrite_path(&entry.request.path);
+        for (k, v) in request.request.headers.iter_mut() {
+            if !matches!(k.to_ascii_lowercase().as_str(), "authorization" | "x-amz-date" | "host") {
+                *v = pairs.rewrite(v);
+            }
+        }
+        let body = entry.request.body.bytes()?;
+        let form =
+            entry.request.headers.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("content-type") && v.starts_with("application/x-www-form-urlencoded")
+            });
+        // An S3 object's bytes are the client's: their checksums were sent with them.
+        let rewritten = match std::str::from_utf8(&body) {
+            Ok(text) if form => pairs.rewrite_form(text).into_bytes(),
+            Ok(text) if entry.service != "s3" || text.trim_start().starts_with('<') => pairs.rewrite(text).into_bytes(),
+            _ => body,
+        };
+        request.request.body = journal::Body::from_bytes(&rewritten);
+        let (status, headers, body) = send(&http, handle.url(), port, &request).await?;
+
+        let mut found = Vec::new();
+        if status != entry.response.status {
+            found.push(Difference {
+                at: "status".into(),
+                recorded: entry.response.status.to_string(),
+                replayed: status.to_string(),
+            });
+        }
+        let replayed_headers = headers.pairs();
+        let recorded_headers = entry.response.headers.pairs();
+        let mut names: Vec<&str> = recorded_headers.iter().chain(&replayed_headers).map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let value = |hs: &[(String, String)], name: &str| hs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        for name in names.into_iter().filter(|n| compared_header(n)) {
+            let (r, p) = (value(&recorded_headers, name), value(&replayed_headers, name));
+            pairs.compare_header(name, r.as_deref(), p.as_deref(), &mut found);
+        }
+        if !entry.response.body_unrecorded {
+            pairs.compare_bodies(&entry.response.body.bytes()?, &body, &mut found);
+        }
+        if !found.is_empty() {
+            differing.push(EntryDifferences { seq: entry.seq, step, differences: found });
+        }
+    }
+    Ok((pairs.len(), differing))
 }
 
 async fn run(handle: &crate::EmulatorHandle, header: &Header, entries: &[Entry]) -> anyhow::Result<(usize, Outcome)> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let port = handle.addr().port();
     for (i, entry) in entries.iter().enumerate() {
-        let step = match &entry.operation {
-            Some(op) => format!("{} {op}", entry.service),
-            None => format!("{} {} {}", entry.service, entry.request.method, entry.request.path),
-        };
+        let step = step_name(entry);
         if entry.observed {
             // An API stage's request: its functions' calls follow in the journal and are sent.
             continue;
         }
-        if entry.request.redacted {
-            return Ok((
-                i,
-                Outcome::NotReplayable {
-                    seq: entry.seq,
-                    step,
-                    reason: "its secrets were redacted when it was recorded (record with --record-secrets to replay)"
-                        .into(),
-                },
-            ));
+        if let Some(reason) = unsendable(entry) {
+            return Ok((i, Outcome::NotReplayable { seq: entry.seq, step, reason: reason.into() }));
         }
         let clock = &handle.state().clock;
         let now = clock.now();
@@ -210,9 +381,12 @@ async fn send(
     for (k, v) in &req.headers {
         let name = HeaderName::from_bytes(k.as_bytes())?;
         if name == http::header::HOST {
-            // Virtual-host S3 addressing lives in the host name; the port is this instance's.
+            // Virtual-host S3 addressing lives in the host name; the port is this instance's,
+            // and AWS's domain is this instance's `localhost` one.
             let authority: http::uri::Authority = v.parse()?;
-            headers.insert(name, HeaderValue::from_str(&format!("{}:{port}", authority.host()))?);
+            let host = authority.host();
+            let host = host.strip_suffix(".amazonaws.com").map_or(host.to_string(), |h| format!("{h}.localhost"));
+            headers.insert(name, HeaderValue::from_str(&format!("{host}:{port}"))?);
         } else if !CONNECTION_HEADERS.contains(&name.as_str()) {
             headers.append(name, HeaderValue::from_str(v)?);
         }
@@ -276,6 +450,12 @@ trait AsHeaders {
 impl AsHeaders for [(String, String)] {
     fn pairs(&self) -> Vec<(String, String)> {
         self.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect()
+    }
+}
+
+impl AsHeaders for HeaderMap {
+    fn pairs(&self) -> Vec<(String, String)> {
+        self.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
     }
 }
 
