@@ -149,6 +149,54 @@ async fn pools_and_clients_are_created_described_listed_and_deleted() {
 }
 
 #[tokio::test]
+async fn the_schema_lists_every_standard_attribute_with_what_the_pool_set_and_its_custom_ones() {
+    use aws_sdk_cognitoidentityprovider::types::{AttributeDataType, SchemaAttributeType};
+    let emu = common::start().await;
+    let idp = cognito(emu.url());
+    let id = idp
+        .create_user_pool()
+        .pool_name("schema")
+        .schema(SchemaAttributeType::builder().name("email").required(true).mutable(true).build())
+        .schema(SchemaAttributeType::builder().name("team").attribute_data_type(AttributeDataType::String).build())
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let pool = idp.describe_user_pool().user_pool_id(&id).send().await.unwrap().user_pool.unwrap();
+    let schema = pool.schema_attributes();
+    let names: Vec<&str> = schema.iter().filter_map(|a| a.name()).collect();
+    assert_eq!(names.len(), 21, "20 standard attributes, then the custom one: {names:?}");
+    assert_eq!(names[0], "sub");
+    assert_eq!(names[20], "custom:team");
+    for standard in [
+        "middle_name",
+        "nickname",
+        "profile",
+        "picture",
+        "website",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "address",
+    ] {
+        assert!(names.contains(&standard), "{standard} is listed");
+    }
+    let by = |n: &str| schema.iter().find(|a| a.name() == Some(n)).unwrap();
+    let sub = by("sub");
+    assert_eq!((sub.required(), sub.mutable()), (Some(true), Some(false)));
+    assert_eq!(sub.string_attribute_constraints().and_then(|c| c.min_length()), Some("1"));
+    assert_eq!(by("email").required(), Some(true), "the pool's setting of a standard attribute shows in place");
+    assert_eq!(names.iter().filter(|n| **n == "email").count(), 1);
+    assert_eq!(by("birthdate").string_attribute_constraints().and_then(|c| c.max_length()), Some("10"));
+    assert_eq!(by("updated_at").number_attribute_constraints().and_then(|c| c.min_value()), Some("0"));
+    assert_eq!(by("phone_number").required(), Some(false));
+}
+
+#[tokio::test]
 async fn self_sign_up_with_emailed_code_then_password_login_refresh_and_sign_out() {
     let emu = common::start().await;
     let idp = cognito(emu.url());

@@ -33,18 +33,65 @@ const ECHOED: &[&str] = &[
     "UserPoolTier",
 ];
 
-const STANDARD_ATTRIBUTES: &[(&str, &str, bool)] = &[
-    ("sub", "String", false),
-    ("name", "String", true),
-    ("given_name", "String", true),
-    ("family_name", "String", true),
-    ("preferred_username", "String", true),
-    ("email", "String", true),
-    ("email_verified", "Boolean", true),
-    ("phone_number", "String", true),
-    ("phone_number_verified", "Boolean", true),
-    ("updated_at", "Number", true),
+/// Cognito's standard attributes in the order `DescribeUserPool` lists them: name, type,
+/// mutable, and the length bounds of a string (`birthdate` is `YYYY-MM-DD`, `sub` never empty).
+const STANDARD_ATTRIBUTES: &[(&str, &str, bool, (u32, u32))] = &[
+    ("sub", "String", false, (1, 2048)),
+    ("name", "String", true, (0, 2048)),
+    ("given_name", "String", true, (0, 2048)),
+    ("family_name", "String", true, (0, 2048)),
+    ("middle_name", "String", true, (0, 2048)),
+    ("nickname", "String", true, (0, 2048)),
+    ("preferred_username", "String", true, (0, 2048)),
+    ("profile", "String", true, (0, 2048)),
+    ("picture", "String", true, (0, 2048)),
+    ("website", "String", true, (0, 2048)),
+    ("email", "String", true, (0, 2048)),
+    ("email_verified", "Boolean", true, (0, 0)),
+    ("gender", "String", true, (0, 2048)),
+    ("birthdate", "String", true, (10, 10)),
+    ("zoneinfo", "String", true, (0, 2048)),
+    ("locale", "String", true, (0, 2048)),
+    ("phone_number", "String", true, (0, 2048)),
+    ("phone_number_verified", "Boolean", true, (0, 0)),
+    ("address", "String", true, (0, 2048)),
+    ("updated_at", "Number", true, (0, 0)),
 ];
+
+/// The pool's `SchemaAttributes`: every standard attribute (with what the pool's `Schema` set
+/// for it: required, mutable, bounds), then its custom attributes as `custom:NAME`.
+fn schema_attributes(pool: &Pool) -> Vec<Value> {
+    let mut schema: Vec<Value> = STANDARD_ATTRIBUTES
+        .iter()
+        .map(|(name, kind, mutable, (min, max))| {
+            let mut a = json!({"Name": name, "AttributeDataType": kind, "DeveloperOnlyAttribute": false, "Mutable": mutable, "Required": *name == "sub"});
+            match *kind {
+                "String" => a["StringAttributeConstraints"] = json!({"MinLength": min.to_string(), "MaxLength": max.to_string()}),
+                "Number" => a["NumberAttributeConstraints"] = json!({"MinValue": "0"}),
+                _ => {}
+            }
+            a
+        })
+        .collect();
+    for given in pool.config["Schema"].as_array().into_iter().flatten() {
+        let name = given["Name"].as_str().unwrap_or_default();
+        match schema.iter_mut().take(STANDARD_ATTRIBUTES.len()).find(|a| a["Name"] == name) {
+            Some(standard) => {
+                for key in ["Required", "Mutable", "StringAttributeConstraints", "NumberAttributeConstraints"] {
+                    if !given[key].is_null() {
+                        standard[key] = given[key].clone();
+                    }
+                }
+            }
+            None => {
+                let mut a = given.clone();
+                a["Name"] = format!("custom:{}", name.trim_start_matches("custom:")).into();
+                schema.push(a);
+            }
+        }
+    }
+    schema
+}
 
 fn describe(ctx: &Ctx, pool: &Pool, users: i64) -> Value {
     let mut out = Map::new();
@@ -53,19 +100,7 @@ fn describe(ctx: &Ctx, pool: &Pool, users: i64) -> Value {
             out.insert(k.to_string(), v.clone());
         }
     }
-    let mut schema: Vec<Value> = STANDARD_ATTRIBUTES
-        .iter()
-        .map(|(name, kind, mutable)| json!({"Name": name, "AttributeDataType": kind, "DeveloperOnlyAttribute": false, "Mutable": mutable, "Required": false}))
-        .collect();
-    if let Some(custom) = pool.config["Schema"].as_array() {
-        for a in custom {
-            let mut a = a.clone();
-            if let Some(name) = a["Name"].as_str().filter(|n| !STANDARD_ATTRIBUTES.iter().any(|(s, _, _)| s == n)) {
-                a["Name"] = format!("custom:{}", name.trim_start_matches("custom:")).into();
-            }
-            schema.push(a);
-        }
-    }
+    let schema = schema_attributes(pool);
     let admin = &pool.config["AdminCreateUserConfig"];
     out.insert("Id".into(), pool.id.clone().into());
     out.insert("Name".into(), pool.name.clone().into());
