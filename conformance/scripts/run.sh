@@ -37,7 +37,7 @@ run_target() { # target endpoint
   echo "== conformance: $target${endpoint:+ at $endpoint}"
   start=$(date +%s%N)
   # Every call is journaled on the client's side; the report replays the journals on the emulator.
-  CONFORMANCE_TARGET=$target CONFORMANCE_ENDPOINT=$endpoint CONFORMANCE_RECORD_DIR="$RESULTS/journals-$target" \
+  CONFORMANCE_TARGET=$target CONFORMANCE_ENDPOINT=$endpoint CONFORMANCE_RECORD_DIR="$CONFORMANCE_RESULTS_DIR/journals-$target" \
     cargo test -q -p conformance --test scenarios
   rc=$?
   end=$(date +%s%N)

@@ -44,9 +44,10 @@ impl std::fmt::Display for Difference {
     }
 }
 
-/// Values shorter than this are not learnt (too likely to occur inside unrelated text when a
-/// request is rewritten); a difference between two such generated values is still accepted.
-const MIN_LEARNT: usize = 6;
+/// Values shorter than this (a continuation token like `ZA==`) are too likely to occur inside
+/// unrelated text: a request is rewritten with them only where a whole value equals them (a
+/// query or form value, a path segment, a header, a JSON string, an XML element's text).
+const MIN_SUBSTRING: usize = 6;
 
 /// Recorded values and the replayed values they stand for.
 #[derive(Debug, Default, Clone)]
@@ -87,12 +88,25 @@ impl Correspondence {
         self.order.insert(at, recorded.to_string());
     }
 
-    /// `text` with every learnt value replaced by its counterpart.
+    /// `text` with every learnt value replaced by its counterpart: long values wherever they
+    /// occur, short ones where they are a whole value (the text itself, a JSON string, an XML
+    /// element's text).
     pub fn rewrite(&self, text: &str) -> String {
+        if let Some(whole) = self.forward.get(text) {
+            return whole.clone();
+        }
         let mut out = text.to_string();
         for from in &self.order {
-            if out.contains(from.as_str()) {
-                out = out.replace(from.as_str(), &self.forward[from]);
+            if !out.contains(from.as_str()) {
+                continue;
+            }
+            let to = &self.forward[from];
+            if from.len() >= MIN_SUBSTRING {
+                out = out.replace(from.as_str(), to);
+            } else {
+                out = out
+                    .replace(&format!("\"{from}\""), &format!("\"{to}\""))
+                    .replace(&format!(">{from}<"), &format!(">{to}<"));
             }
         }
         out
@@ -268,7 +282,7 @@ impl Correspondence {
     }
 
     fn learn(&mut self, r: &str, p: &str) {
-        if r.len() >= MIN_LEARNT && p.len() >= MIN_LEARNT {
+        if !r.is_empty() && !p.is_empty() {
             self.insert(r, p);
         }
     }
@@ -542,6 +556,27 @@ mod tests {
         c.compare_bodies(recorded, replayed, &mut out);
         let at: Vec<&str> = out.iter().map(|d| d.at.as_str()).collect();
         assert_eq!(at, ["body.Extra", "body.KeyId", "body.KeyState"], "members in order");
+    }
+
+    #[test]
+    fn short_tokens_are_rewritten_only_where_they_are_a_whole_value() {
+        let mut c = Correspondence::new();
+        let mut out = Vec::new();
+        c.compare_bodies(
+            b"<ListBucketResult><NextContinuationToken>ZA==</NextContinuationToken></ListBucketResult>",
+            b"<ListBucketResult><NextContinuationToken>b2s=</NextContinuationToken></ListBucketResult>",
+            &mut out,
+        );
+        assert_eq!(out, []);
+        assert_eq!(
+            c.rewrite_path("/b?list-type=2&continuation-token=ZA%3D%3D"),
+            "/b?list-type=2&continuation-token=b2s%3D"
+        );
+        assert_eq!(
+            c.rewrite(r#"{"ExclusiveStartKey":"ZA==","Note":"xZA==y"}"#),
+            r#"{"ExclusiveStartKey":"b2s=","Note":"xZA==y"}"#
+        );
+        assert_eq!(c.rewrite_path("/b/xZA%3D%3Dy"), "/b/xZA%3D%3Dy", "not inside other text");
     }
 
     #[test]

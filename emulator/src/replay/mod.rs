@@ -284,7 +284,18 @@ async fn run_pairing_ids(
             _ => body,
         };
         request.request.body = journal::Body::from_bytes(&rewritten);
-        let (status, headers, body) = send(&http, handle.url(), port, &request).await?;
+        let (status, headers, body) = match send(&http, handle.url(), port, &request).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let d = Difference {
+                    at: "response".into(),
+                    recorded: format!("HTTP {}", entry.response.status),
+                    replayed: format!("none: {e:#}"),
+                };
+                differing.push(EntryDifferences { seq: entry.seq, step, differences: vec![d] });
+                continue;
+            }
+        };
 
         let mut found = Vec::new();
         if status != entry.response.status {

@@ -76,6 +76,15 @@ pub fn message(status: StatusCode, text: &str) -> Response {
     (status, [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// `refusal`, once the request's body has been read: a connection whose request body was left
+/// unread is closed after the response, and a keep-alive client that already sent its next
+/// request on it sees that request fail. Bodies beyond a WebSocket message's bound are not
+/// worth keeping the connection for.
+async fn drained(body: axum::body::Body, refusal: Response) -> Response {
+    let _ = axum::body::to_bytes(body, websocket::MAX_MESSAGE * 2).await;
+    refusal
+}
+
 /// Every request under [`PATH_PREFIX`].
 pub async fn data_plane(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     let source_ip = req
@@ -92,8 +101,8 @@ pub async fn data_plane(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     };
     let spec = match spec::load(&emu, &api_id).await {
         Ok(Some(s)) => s,
-        Ok(None) => return message(StatusCode::NOT_FOUND, "Not Found"),
-        Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, &e.message),
+        Ok(None) => return drained(body, message(StatusCode::NOT_FOUND, "Not Found")).await,
+        Err(e) => return drained(body, message(StatusCode::INTERNAL_SERVER_ERROR, &e.message)).await,
     };
     let path = if spec.stage == "$default" {
         Some(rest.clone())
@@ -106,10 +115,11 @@ pub async fn data_plane(State(emu): State<Arc<Emu>>, req: Request) -> Response {
         }
     };
     let Some(path) = path else {
-        return match spec.protocol {
+        let refusal = match spec.protocol {
             ApiProtocol::Rest => message(StatusCode::FORBIDDEN, "Missing Authentication Token"),
             _ => message(StatusCode::NOT_FOUND, "Not Found"),
         };
+        return drained(body, refusal).await;
     };
     let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
 
