@@ -35,6 +35,9 @@ async fn create_describe_list_and_tag_keys() {
     let described = kms.describe_key().key_id(created.arn.clone().unwrap()).send().await.unwrap().key_metadata.unwrap();
     assert_eq!(described.description.as_deref(), Some("alice's key"));
     assert_eq!(described.creation_date, created.creation_date);
+    let material = created.current_key_material_id.clone().expect("a symmetric AWS_KMS key names its key material");
+    assert!(material.len() == 64 && material.bytes().all(|b| b.is_ascii_hexdigit()), "{material}");
+    assert_eq!(described.current_key_material_id, created.current_key_material_id);
 
     let tags = kms.list_resource_tags().key_id(&created.key_id).send().await.unwrap();
     assert_eq!(tags.tags().len(), 1);
@@ -50,7 +53,9 @@ async fn create_describe_list_and_tag_keys() {
 
     // Pagination over 5 keys, 2 per page.
     for _ in 0..4 {
-        key(&kms).await;
+        let other = key(&kms).await;
+        let other = kms.describe_key().key_id(other).send().await.unwrap().key_metadata.unwrap();
+        assert_ne!(other.current_key_material_id, created.current_key_material_id, "each key its own material");
     }
     let mut seen = Vec::new();
     let mut marker = None;
