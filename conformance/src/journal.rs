@@ -196,6 +196,7 @@ impl Intercept for Recorder {
             request_id: None,
             fault: None,
             observed: false,
+            connection_id: None,
         };
         self.append(entry)?;
         Ok(())

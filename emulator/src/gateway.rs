@@ -59,9 +59,14 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
     let uri = req.uri().clone();
     let upgrade = req.headers().contains_key(header::UPGRADE);
     // With a journal, the request's body is read first (API Gateway's payload limit bounds it)
-    // and its parts kept, to journal the exchange once answered.
+    // and its parts kept, to journal the exchange once answered. A WebSocket upgrade has no
+    // body to read (and its frames are journaled by the WebSocket API as they come).
     let (req, journaled) = match &emu.journal {
-        Some(_) if !upgrade => {
+        Some(_) if upgrade => {
+            let (parts, body) = req.into_parts();
+            (Request::from_parts(parts.clone(), body), Some((parts, bytes::Bytes::new())))
+        }
+        Some(_) => {
             let (parts, body) = req.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, apigw::MAX_PAYLOAD).await else {
                 return apigw::payload_too_large();
@@ -82,7 +87,15 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
     };
     if let (Some(journal), Some((parts, request_body))) = (&emu.journal, journaled) {
         let (resp_parts, body) = resp.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let (recorded, body) = match resp_parts.status {
+            // Switching protocols: what follows is the socket, journaled frame by frame.
+            http::StatusCode::SWITCHING_PROTOCOLS => (bytes::Bytes::new(), body),
+            _ => {
+                let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+                (bytes.clone(), Body::from(bytes))
+            }
+        };
+        let connection_id = resp_parts.extensions.get::<apigw::websocket::ConnectionId>().map(|c| c.0.clone());
         let exchange = Exchange {
             arrived,
             service: "execute-api",
@@ -91,9 +104,10 @@ async fn record_stage_request(State(emu): State<Arc<Emu>>, req: Request, next: a
             request_body,
             fault: None,
             observed: true,
+            connection_id,
         };
-        journal.record(exchange, &parts, &resp_parts, &body);
-        resp = Response::from_parts(resp_parts, Body::from(body));
+        journal.record(exchange, &parts, &resp_parts, &recorded);
+        resp = Response::from_parts(resp_parts, body);
     }
     emu.requests.record(
         arrived,
@@ -346,6 +360,7 @@ async fn handle(State(emu): State<Arc<Emu>>, req: Request) -> Response {
             request_body,
             fault: injected_fault,
             observed: false,
+            connection_id: None,
         });
     }
     emu.requests.record(

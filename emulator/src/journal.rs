@@ -29,8 +29,11 @@
 //! HTTP requests to API stages (`/_aws/execute-api/…`) are journaled too, marked `observed`:
 //! what a client asked the application and what it answered. A replay does not send them again,
 //! since the calls their functions made to the services are journaled after them in their own
-//! right (the functions themselves do not run in a replay). `/_emulator/*` calls (the clock's
-//! advances show as the entries' times) and WebSocket frames are not journaled.
+//! right (the functions themselves do not run in a replay). So are WebSocket sessions: the
+//! upgrade (`$connect`, with the connection id it opened), each client frame with the route it
+//! selected and what came back on the socket for it, and the disconnection ([`Frame`]), each
+//! carrying `connectionId`. `/_emulator/*` calls are not journaled (the clock's advances show as
+//! the entries' times).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -112,6 +115,9 @@ pub struct Entry {
     /// A request to an API stage: kept for reading, not sent again by a replay.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub observed: bool,
+    /// The WebSocket connection of a `$connect` upgrade, a frame or a `$disconnect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +192,24 @@ pub struct Exchange {
     pub fault: Option<crate::faults::FaultSpec>,
     /// An API stage's request ([`Entry::observed`]).
     pub observed: bool,
+    /// The connection a WebSocket upgrade opened.
+    pub connection_id: Option<String>,
+}
+
+/// A WebSocket event after the upgrade, journaled as an `observed` entry with method `WS`: a
+/// client's frame (operation: the route it selected) with what the route answered on the
+/// socket, or the connection's end (`$disconnect`, answered by its close code and reason).
+/// Frames are the application's own payloads and are journaled as they are.
+#[derive(Debug, Clone)]
+pub struct Frame<'a> {
+    pub arrived: DateTime<Utc>,
+    /// The stage's path (`/_aws/execute-api/{api}/{stage}`).
+    pub path: String,
+    pub connection_id: &'a str,
+    pub operation: String,
+    pub body: &'a [u8],
+    pub status: u16,
+    pub answer: &'a [u8],
 }
 
 /// An open journal (`Emu::journal`).
@@ -267,10 +291,8 @@ impl Journal {
             redacted |= in_query;
             (path, redact_headers(&req.headers), redact_headers(&resp.headers))
         };
-        let mut out = self.out.lock().expect("journal lock");
-        out.seq += 1;
-        let entry = Entry {
-            seq: out.seq,
+        self.append(|seq| Entry {
+            seq,
             time: exchange.arrived,
             service: service.to_string(),
             operation: exchange.operation,
@@ -292,7 +314,44 @@ impl Journal {
             request_id: Some(exchange.request_id),
             fault: exchange.fault,
             observed: exchange.observed,
-        };
+            connection_id: exchange.connection_id,
+        });
+    }
+
+    /// Appends a WebSocket frame or disconnection ([`Frame`]).
+    pub fn record_frame(&self, frame: Frame<'_>) {
+        self.append(|seq| Entry {
+            seq,
+            time: frame.arrived,
+            service: "execute-api".into(),
+            operation: Some(frame.operation),
+            request: Request {
+                method: "WS".into(),
+                path: frame.path,
+                headers: Vec::new(),
+                body: Body::from_bytes(frame.body),
+                redacted: false,
+                body_unrecorded: false,
+            },
+            response: Response {
+                status: frame.status,
+                headers: Vec::new(),
+                body: Body::from_bytes(frame.answer),
+                body_unrecorded: false,
+            },
+            status: frame.status,
+            request_id: None,
+            fault: None,
+            observed: true,
+            connection_id: Some(frame.connection_id.to_string()),
+        });
+    }
+
+    /// Writes the entry `build` makes with the next sequence number.
+    fn append(&self, build: impl FnOnce(u64) -> Entry) {
+        let mut out = self.out.lock().expect("journal lock");
+        out.seq += 1;
+        let entry = build(out.seq);
         let written =
             serde_json::to_string(&entry).map_err(std::io::Error::other).and_then(|line| writeln!(out.file, "{line}"));
         if let Err(e) = written {
@@ -327,7 +386,8 @@ pub fn redact_header_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)
         .collect()
 }
 
-/// A path whose query's presigned signature and session token are replaced; whether any was.
+/// A path whose query's presigned signature, session token and bearer tokens (a WebSocket
+/// `$connect` carries its JWT as `?token=`) are replaced; whether any was.
 fn redact_query(path_and_query: &str) -> (String, bool) {
     const SECRET: [&str; 2] = ["X-Amz-Signature", "X-Amz-Security-Token"];
     let Some((path, query)) = path_and_query.split_once('?') else {
@@ -336,15 +396,22 @@ fn redact_query(path_and_query: &str) -> (String, bool) {
     let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) else {
         return (path_and_query.to_string(), false);
     };
-    if !pairs.iter().any(|(k, _)| SECRET.contains(&k.as_str())) {
+    let secret = |k: &str, v: &str| SECRET.contains(&k) || is_jwt(v);
+    if !pairs.iter().any(|(k, v)| secret(k, v)) {
         return (path_and_query.to_string(), false);
     }
-    let pairs: Vec<(String, String)> = pairs
-        .into_iter()
-        .map(|(k, v)| if SECRET.contains(&k.as_str()) { (k, REDACTED.to_string()) } else { (k, v) })
-        .collect();
+    let pairs: Vec<(String, String)> =
+        pairs.into_iter().map(|(k, v)| if secret(&k, &v) { (k, REDACTED.to_string()) } else { (k, v) }).collect();
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
     (format!("{path}?{query}"), true)
+}
+
+/// A JSON Web Token: three base64url parts, the first a JSON object (`eyJ`).
+pub fn is_jwt(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// Members whose values are secrets, per service.
@@ -450,6 +517,9 @@ mod tests {
         let (path, redacted) = redact_query("/b/k?X-Amz-Credential=a%2Fb&X-Amz-Signature=ff");
         assert!(redacted && path.ends_with("X-Amz-Signature=REDACTED"), "{path}");
         assert_eq!(redact_query("/b/k?x-id=GetObject"), ("/b/k?x-id=GetObject".to_string(), false));
+        let (path, redacted) =
+            redact_query("/_aws/execute-api/a/prod?token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln&x=1");
+        assert!(redacted && path.ends_with("?token=REDACTED&x=1"), "{path}");
     }
 
     #[test]

@@ -487,10 +487,7 @@ fn is_uuid(s: &str) -> bool {
 }
 
 fn is_jwt(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 3
-        && parts[0].starts_with("eyJ")
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    crate::journal::is_jwt(s)
 }
 
 fn media_type(v: &str) -> String {

@@ -14,8 +14,10 @@
 //! - The endpoint is part of the state (Cognito's token issuer is `{endpoint}/{pool}`), so the
 //!   replay listens where the recording did unless told otherwise.
 //! - A call that met an injected fault in the recording meets the same fault again.
-//! - Requests to API stages (`observed` entries) are not sent: no function runs in a replay, and
-//!   the calls the functions made are in the journal themselves.
+//! - Requests to API stages (`observed` entries: HTTP requests, WebSocket upgrades, frames and
+//!   disconnections) are not sent: no function runs in a replay, and the calls the functions
+//!   made are in the journal themselves — except `@connections` calls on the recording's
+//!   WebSocket connections, which no client holds open in a replay: they are skipped too.
 //! - Journals of a seeded instance with a frozen clock replay exactly; others are replayed with a
 //!   warning, and ids or timestamps will differ.
 //!
@@ -203,6 +205,21 @@ fn step_name(entry: &Entry) -> String {
     }
 }
 
+/// The WebSocket connections the recording's clients opened (journaled `$connect`s).
+fn recorded_sockets(entries: &[Entry]) -> std::collections::HashSet<&str> {
+    entries.iter().filter(|e| e.observed).filter_map(|e| e.connection_id.as_deref()).collect()
+}
+
+/// Whether `entry` is an `@connections` call on one of those connections: it cannot be
+/// answered as recorded, since no socket is open in a replay (frames are not sent again).
+fn on_recorded_socket(entry: &Entry, sockets: &std::collections::HashSet<&str>) -> bool {
+    let path = entry.request.path.split('?').next().unwrap_or_default();
+    entry.service == "execute-api"
+        && path.rsplit_once("/@connections/").is_some_and(|(_, id)| {
+            sockets.contains(percent_encoding::percent_decode_str(id).decode_utf8_lossy().as_ref())
+        })
+}
+
 /// Why an entry cannot be sent again, if it cannot.
 fn unsendable(entry: &Entry) -> Option<&'static str> {
     if entry.request.redacted {
@@ -328,10 +345,12 @@ async fn run_pairing_ids(
 async fn run(handle: &crate::EmulatorHandle, header: &Header, entries: &[Entry]) -> anyhow::Result<(usize, Outcome)> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let port = handle.addr().port();
+    let sockets = recorded_sockets(entries);
     for (i, entry) in entries.iter().enumerate() {
         let step = step_name(entry);
-        if entry.observed {
+        if entry.observed || on_recorded_socket(entry, &sockets) {
             // An API stage's request: its functions' calls follow in the journal and are sent.
+            // A call on a WebSocket connection of the recording: no client holds it here.
             continue;
         }
         if let Some(reason) = unsendable(entry) {

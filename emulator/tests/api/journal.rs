@@ -229,3 +229,60 @@ async fn api_stage_requests_are_journaled_as_observed_and_replays_skip_them() {
     let report = replay(&path, &ReplayOptions { port: Some(0), ..Default::default() }).await.unwrap();
     assert_eq!(report.outcome, Outcome::Identical, "{report}");
 }
+
+/// A WebSocket session is journaled for reading: the upgrade (`$connect`, with the connection
+/// it opened), each client frame with the route it selected and what came back on the socket,
+/// and the disconnection; the function's `@connections` calls are journaled as calls. A replay
+/// sends none of them again: no socket is open there.
+#[tokio::test]
+async fn websocket_upgrades_frames_and_disconnections_are_journaled_as_observed() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.jsonl");
+    let emu =
+        common::builder().clock("2026-01-01T00:00:00Z".parse().unwrap()).record(&path, false).start().await.unwrap();
+    let url = emu.url();
+    let (_, ws_url) = crate::apigw::websocket_api(url).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_url}?token=good")).await.unwrap();
+    ws.send(Message::text("who")).await.unwrap();
+    let id = crate::apigw::next_text(&mut ws).await;
+    ws.send(Message::text(r#"{"action":"echo","n":1}"#)).await.unwrap();
+    let echoed = crate::apigw::next_text(&mut ws).await;
+    ws.close(None).await.unwrap();
+    assert!(crate::apigw::log_line(url, &format!("DISCONNECT {id}")).await.is_some(), "$disconnect ran");
+    emu.shutdown().await;
+
+    let journal = lines(&path);
+    let on_socket: Vec<&Value> = journal[1..].iter().filter(|e| e["connectionId"] == id.as_str()).collect();
+    let shown: Vec<(&str, &str, u64)> = on_socket
+        .iter()
+        .map(|e| {
+            (e["request"]["method"].as_str().unwrap(), e["operation"].as_str().unwrap(), e["status"].as_u64().unwrap())
+        })
+        .collect();
+    // Entries are written as their exchanges end: the upgrade first, a frame once its route
+    // has answered (the echo's function may still run when the socket closes).
+    assert_eq!(shown[0], ("GET", "$connect", 101));
+    let mut rest = shown[1..].to_vec();
+    rest.sort();
+    assert_eq!(rest, [("WS", "$default", 200), ("WS", "$disconnect", 200), ("WS", "echo", 200)], "{on_socket:?}");
+    assert!(on_socket.iter().all(|e| e["observed"] == true && e["service"] == "execute-api"));
+    let by = |op: &str| *on_socket.iter().find(|e| e["operation"] == op).unwrap();
+    assert!(by("$connect")["request"]["path"].as_str().unwrap().ends_with("/prod?token=good"));
+    assert_eq!(by("$default")["request"]["body"], "who");
+    assert_eq!(by("$default")["response"]["body"], id.as_str(), "the route's answer on the socket");
+    assert_eq!(by("echo")["request"]["body"], r#"{"action":"echo","n":1}"#);
+    let ended: Value = serde_json::from_str(by("$disconnect")["response"]["body"].as_str().unwrap()).unwrap();
+    assert!(matches!(ended["disconnectStatusCode"].as_u64(), Some(1000 | 1005)), "{ended}");
+    // The echo went out through @connections: a call of its own, with the frame it pushed.
+    let pushed = journal[1..]
+        .iter()
+        .find(|e| e["operation"] == "PostToConnection")
+        .expect("the function's @connections call is journaled");
+    assert_eq!(pushed["request"]["body"], echoed.as_str());
+    assert!(pushed.get("observed").is_none());
+
+    let report = replay(&path, &ReplayOptions { port: Some(0), ..Default::default() }).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Identical, "{report}");
+}

@@ -156,6 +156,10 @@ fn connect_status(outcome: &Outcome) -> (u16, Option<String>) {
     }
 }
 
+/// The connection an upgrade response opened (a response extension, for the journal).
+#[derive(Debug, Clone)]
+pub struct ConnectionId(pub String);
+
 /// The `$connect` handshake; on success, the upgraded socket is served until it closes.
 pub async fn connect(emu: Arc<Emu>, spec: ApiSpec, req: Incoming, ws: WebSocketUpgrade) -> Response {
     let spec = Arc::new(spec);
@@ -229,6 +233,7 @@ pub async fn connect(emu: Arc<Emu>, spec: ApiSpec, req: Incoming, ws: WebSocketU
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
+    resp.extensions_mut().insert(ConnectionId(id));
     resp
 }
 
@@ -353,7 +358,24 @@ fn close(code: u16, reason: &str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
+/// The stage's path, as the journal names a connection's frames.
+fn stage_path(session: &Session) -> String {
+    format!("{}/{}/{}", super::PATH_PREFIX, session.spec.id, session.spec.stage)
+}
+
 async fn disconnect(emu: &Arc<Emu>, session: &Session, ended: Ended) {
+    if let Some(journal) = &emu.journal {
+        let answer = json!({ "disconnectStatusCode": ended.code, "disconnectReason": ended.reason }).to_string();
+        journal.record_frame(crate::journal::Frame {
+            arrived: emu.clock.now(),
+            path: stage_path(session),
+            connection_id: &session.connection_id,
+            operation: "$disconnect".into(),
+            body: b"",
+            status: 200,
+            answer: answer.as_bytes(),
+        });
+    }
     let Some(r) = route(&session.spec, "$disconnect") else { return };
     let request_id = emu.rng.uuid();
     let mut ctx = session.context(emu, "$disconnect", "DISCONNECT", &request_id);
@@ -385,8 +407,20 @@ fn select_route<'a>(spec: &'a ApiSpec, body: &[u8], binary: bool) -> Option<&'a 
 async fn on_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bool) {
     let started = std::time::Instant::now();
     let arrived = emu.clock.now();
-    let (route_key, status) = handle_message(emu, session, body, binary).await;
-    let path = format!("{}/{}/{}", super::PATH_PREFIX, session.spec.id, session.spec.stage);
+    let journaled = emu.journal.as_ref().map(|_| body.clone());
+    let (route_key, status, answer) = handle_message(emu, session, body, binary).await;
+    let path = stage_path(session);
+    if let (Some(journal), Some(body)) = (&emu.journal, journaled) {
+        journal.record_frame(crate::journal::Frame {
+            arrived,
+            path: path.clone(),
+            connection_id: &session.connection_id,
+            operation: route_key.clone().unwrap_or_else(|| "$default".into()),
+            body: &body,
+            status,
+            answer: answer.as_deref().unwrap_or_default(),
+        });
+    }
     emu.requests.record(
         arrived,
         started,
@@ -402,16 +436,26 @@ async fn on_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bo
     );
 }
 
-async fn handle_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary: bool) -> (Option<String>, u16) {
+/// Routes one message: the route key it selected, the status the client effectively got, and
+/// what was sent back on the socket for it (the route response, or API Gateway's error).
+async fn handle_message(
+    emu: &Arc<Emu>,
+    session: &Session,
+    body: Vec<u8>,
+    binary: bool,
+) -> (Option<String>, u16, Option<Vec<u8>>) {
     let request_id = emu.rng.uuid();
     let reply = |v: Value| {
+        let bytes = v.to_string().into_bytes();
         if let Some(c) = emu.sockets.get(&session.connection_id) {
-            c.push(Push::Data(v.to_string().into()));
+            c.push(Push::Data(bytes.clone().into()));
         }
+        Some(bytes)
     };
     let Some(r) = select_route(&session.spec, &body, binary) else {
-        reply(json!({ "message": "Forbidden", "connectionId": session.connection_id, "requestId": request_id }));
-        return (None, 403);
+        let sent =
+            reply(json!({ "message": "Forbidden", "connectionId": session.connection_id, "requestId": request_id }));
+        return (None, 403, sent);
     };
     let mut ctx = session.context(emu, &r.key, "MESSAGE", &request_id);
     ctx["messageId"] =
@@ -425,24 +469,25 @@ async fn handle_message(emu: &Arc<Emu>, session: &Session, body: Vec<u8>, binary
     event.insert("requestContext".into(), ctx);
     event.insert("body".into(), text.into());
     event.insert("isBase64Encoded".into(), b64.into());
-    let status = match invoke(emu, r, &Value::Object(event)).await {
+    let (status, sent) = match invoke(emu, r, &Value::Object(event)).await {
         Some(Outcome::Ok(out)) if r.route_response => {
-            if let (Some(bytes), Some(c)) = (response_body(&out), emu.sockets.get(&session.connection_id)) {
-                c.push(Push::Data(bytes.into()));
+            let bytes = response_body(&out);
+            if let (Some(bytes), Some(c)) = (&bytes, emu.sockets.get(&session.connection_id)) {
+                c.push(Push::Data(bytes.clone().into()));
             }
-            200
+            (200, bytes)
         }
-        Some(Outcome::Ok(_)) => 200,
+        Some(Outcome::Ok(_)) => (200, None),
         Some(Outcome::Error { .. }) | None => {
-            reply(json!({
+            let sent = reply(json!({
                 "message": "Internal server error",
                 "connectionId": session.connection_id,
                 "requestId": request_id,
             }));
-            500
+            (500, sent)
         }
     };
-    (Some(r.key.clone()), status)
+    (Some(r.key.clone()), status, sent)
 }
 
 /// A WebSocket API reached without an upgrade.
