@@ -268,8 +268,31 @@ pub async fn export(emu: &Emu) -> anyhow::Result<Fixture> {
     })
 }
 
-/// Loads a fixture into a running instance: exact state first, then the world sections.
+/// Loads a fixture into a running instance: exact state first, then the world sections. All or
+/// nothing: the world sections go through the services one call at a time, so when one fails
+/// the instance is put back as it was before the load (its exported state, clock, generator
+/// and faults) rather than left with the sections before it applied.
 pub async fn load(emu: &Arc<Emu>, fixture: &Fixture) -> Result<(), String> {
+    let hand_written = !(fixture.tables.is_empty()
+        && fixture.pools.is_empty()
+        && fixture.keys.is_empty()
+        && fixture.buckets.is_empty()
+        && fixture.topics.is_empty());
+    if !hand_written {
+        // The exact part alone is restored in one transaction: nothing to put back.
+        return apply(emu, fixture).await;
+    }
+    let before = export(emu).await.map_err(|e| format!("cannot keep the state to return to: {e}"))?;
+    match apply(emu, fixture).await {
+        Ok(()) => Ok(()),
+        Err(e) => match Box::pin(apply(emu, &before)).await {
+            Ok(()) => Err(format!("{e} (nothing was loaded: the state is as it was)")),
+            Err(again) => Err(format!("{e}; putting the earlier state back failed too: {again}")),
+        },
+    }
+}
+
+async fn apply(emu: &Arc<Emu>, fixture: &Fixture) -> Result<(), String> {
     // Check what can be checked before anything changes.
     let faults = crate::faults::Faults::default();
     for spec in fixture.faults.iter().flatten() {

@@ -205,6 +205,27 @@ async fn bad_fixtures_are_refused_with_a_reason_and_change_nothing() {
         assert!(answer["error"].as_str().unwrap().contains(says), "{document}: {answer}");
     }
     assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1, "nothing was wiped");
+
+    // A section that fails only when applied (the pool's policy refuses the password) after
+    // others went through: the whole load is undone, clock included.
+    let before = export(url).await;
+    let document = "clock: { now: 2030-01-01T00:00:00Z, frozen: true }\n\
+                    tables: [{ name: half, partitionKey: { name: pk, type: S } }]\n\
+                    buckets: [{ name: half-bucket }]\n\
+                    pools: [{ name: p, clients: [c], users: [{ username: u, password: short }] }]\n";
+    let (status, answer) = load(url, document.to_string()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("nothing was loaded"), "{answer}");
+    let db = aws_sdk_dynamodb::Client::new(&common::sdk_config(url));
+    assert!(db.list_tables().send().await.unwrap().table_names().is_empty(), "the table section was undone");
+    assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1, "the bucket section was undone");
+    let mut after = export(url).await;
+    assert_eq!(after["clock"]["frozen"], false, "the fixture's frozen clock was undone");
+    let mut before = before;
+    for v in [&mut after, &mut before] {
+        v["clock"]["now"] = Value::Null; // a running clock has moved on
+    }
+    assert_eq!(after, before, "the whole state, clock and generator as they were");
 }
 
 #[tokio::test]
