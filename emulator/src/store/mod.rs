@@ -12,18 +12,30 @@ pub mod mailbox;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection as _;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::config::StateLocation;
 
 /// Handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Connections for reads and single-statement writes.
     pool: SqlitePool,
-    /// Taken before a write transaction begins, so writers queue here, in order and without
-    /// polling, instead of inside SQLite, whose busy handler sleeps 1, 2, 5, 10… ms between
-    /// retries and turned concurrent writes into a queue of sleeps.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// The one connection write transactions run on, and this process's writer turn: writers
+    /// queue on this lock, in order and without polling, instead of inside SQLite, whose busy
+    /// handler sleeps 1, 2, 5, 10… ms between retries and turned concurrent writes into a queue
+    /// of sleeps.
+    ///
+    /// Every statement is a round trip to the thread sqlx runs a connection on, and the turn is
+    /// held for all of a transaction's trips, so writes go as fast as those trips. A connection
+    /// of its own spares a writer the pool's trips: no wait for a free connection (readers hold
+    /// them), no ping when one is taken and none when it is given back, and `BEGIN IMMEDIATE`
+    /// and `COMMIT` are one trip each (sqlx's transactions check a custom `BEGIN` with a
+    /// second).
+    writer: Arc<tokio::sync::Mutex<Writer>>,
     /// Values read from the `meta` table that never change while the state stands (the S3
     /// master key): read once, forgotten when the whole state is reset or restored.
     memo: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<u8>>>>,
@@ -59,23 +71,23 @@ impl Store {
         // A new database is switched to WAL once, on one connection, before the pool opens
         // several: two connections making that switch at the same moment can fail at once with
         // SQLITE_BUSY ("database is locked"), whatever the busy timeout.
-        {
-            use sqlx::Connection as _;
-            let conn = sqlx::SqliteConnection::connect_with(&options)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
-            conn.close().await.map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
-        }
+        // That connection then stays open as the writer's.
+        let writer =
+            SqliteConnection::connect_with(&options).await.map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
+        // A connection is only ever lost with its thread, so the pool's ping on each checkout
+        // (a round trip) would never find a broken one.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(Self { pool, writer: Default::default(), memo: Default::default(), _temp: temp })
+        let writer = Writer { conn: Some(writer), open: false };
+        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(writer)), memo: Default::default(), _temp: temp })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -98,9 +110,19 @@ impl Store {
     /// Begins a write transaction (`BEGIN IMMEDIATE`) once no other one is open in this process.
     /// Never call it while holding another: the second would wait for the first forever.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let guard = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, _guard: guard })
+        let mut writer = self.writer.clone().lock_owned().await;
+        writer.finish_abandoned().await;
+        if writer.conn.is_none() {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        // Marked open before the statement is sent: were this future dropped while it runs,
+        // the next writer still rolls back whatever it began.
+        writer.open = true;
+        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(writer.conn()).await {
+            writer.open = false;
+            return Err(e);
+        }
+        Ok(WriteTx { writer: Some(writer) })
     }
 
     /// Deletes every row of every table (schema stays).
@@ -128,36 +150,92 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        let mut writer = self.writer.lock().await;
+        writer.finish_abandoned().await;
+        if let Some(conn) = writer.conn.take() {
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
     }
 }
 
+/// The writer's connection and whether a transaction is open on it.
+#[derive(Debug)]
+struct Writer {
+    /// `None` once the store is closed.
+    conn: Option<SqliteConnection>,
+    /// A transaction was begun and neither committed nor rolled back yet.
+    open: bool,
+}
+
+impl Writer {
+    /// Rolls back a transaction left open by a `WriteTx` dropped where no rollback could be
+    /// started. SQLite may already have rolled it back itself (after some errors it does), so
+    /// "no transaction is active" is no failure here.
+    async fn finish_abandoned(&mut self) {
+        if !self.open {
+            return;
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            let _ = sqlx::query("ROLLBACK").execute(conn).await;
+        }
+        self.open = false;
+    }
+
+    fn conn(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().expect("a WriteTx exists only while the writer's connection is open")
+    }
+}
+
 /// A write transaction and this process's writer turn; dereferences to the connection, as
-/// `sqlx::Transaction` does. Dropped without [`WriteTx::commit`], it rolls back.
+/// `sqlx::Transaction` does. Dropped without [`WriteTx::commit`], it rolls back: the turn is
+/// passed on only once the rollback has run, so no other writer ever sees its changes.
 pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    _guard: tokio::sync::OwnedMutexGuard<()>,
+    /// `Some` until committed, rolled back or dropped.
+    writer: Option<tokio::sync::OwnedMutexGuard<Writer>>,
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.end("COMMIT").await
     }
 
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        let Some(mut writer) = self.writer.take() else { return Ok(()) };
+        let result = sqlx::query(statement).execute(writer.conn()).await;
+        // A COMMIT that fails (a deferred foreign key, a full disk) leaves the transaction
+        // open; it is rolled back before the turn passes on.
+        writer.open = result.is_err();
+        writer.finish_abandoned().await;
+        result.map(|_| ())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(mut writer) = self.writer.take() else { return };
+        // Dropped on an error path or cancelled: roll back now rather than at the next write,
+        // since until then SQLite's write lock would stall every other connection's writes.
+        // The turn moves into the task and is released after the rollback.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { writer.finish_abandoned().await });
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
-    type Target = sqlx::SqliteConnection;
+    type Target = SqliteConnection;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        self.writer.as_ref().and_then(|w| w.conn.as_ref()).expect("a WriteTx is used only before it ends")
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        self.writer.as_mut().expect("a WriteTx is used only before it ends").conn()
     }
 }

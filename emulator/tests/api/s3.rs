@@ -191,6 +191,33 @@ async fn put_get_head_with_metadata_checksums_and_encryption() {
     assert_eq!(common::code(&err), "NoSuchKey");
 }
 
+/// A PutObject stores the new body and removes the one it replaces in the same transaction, so
+/// the store holds one body per object, and a PutObject into a bucket that is gone stores none.
+#[tokio::test]
+async fn replacing_an_object_keeps_one_body_per_object() {
+    let emu = common::start().await;
+    let s3 = common::s3(emu.url());
+    let bodies = async || -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM s3_blobs").fetch_one(emu.state().store.pool()).await.unwrap()
+    };
+    bucket(&s3, "over").await;
+    for n in 0..3 {
+        put(&s3, "over", "k", pattern(1000 + n)).await;
+    }
+    put(&s3, "over", "other", pattern(10)).await;
+    assert_eq!(get_bytes(&s3, "over", "k").await, pattern(1002));
+    assert_eq!(get_bytes(&s3, "over", "other").await, pattern(10));
+    assert_eq!(bodies().await, 2);
+
+    for key in ["k", "other"] {
+        s3.delete_object().bucket("over").key(key).send().await.unwrap();
+    }
+    s3.delete_bucket().bucket("over").send().await.unwrap();
+    let err = s3.put_object().bucket("over").key("k").body(ByteStream::from(pattern(5))).send().await.unwrap_err();
+    assert_eq!((common::code(&err).as_str(), common::status(&err)), ("NoSuchBucket", Some(404)));
+    assert_eq!(bodies().await, 0);
+}
+
 #[tokio::test]
 async fn six_mib_object_and_odd_keys() {
     let emu = common::start().await;

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use crc::{CRC_32_ISCSI, CRC_32_ISO_HDLC, CRC_64_NVME, Crc};
+use crc::{CRC_32_ISCSI, CRC_32_ISO_HDLC, CRC_64_NVME, Crc, Table};
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -11,9 +11,11 @@ use serde::Serialize;
 
 use crate::error::{AwsError, Result};
 
-static CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
-static CRC32C: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
-static CRC64NVME: Crc<u64> = Crc::<u64>::new(&CRC_64_NVME);
+// Slice-by-16 tables (built at compile time): every PUT checks or computes a CRC over the whole
+// body, and the crate's default byte-at-a-time table made that the costliest step of a large PUT.
+static CRC32: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISO_HDLC);
+static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
+static CRC64NVME: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_NVME);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algo {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -179,11 +179,15 @@ fn encrypt(ctx: &Ctx, key: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     }
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let nonce = ctx.rng().bytes::<12>();
-    let ct =
-        cipher.encrypt(Nonce::from_slice(&nonce), plaintext).map_err(|_| AwsError::internal("encryption failed"))?;
-    let mut out = Vec::with_capacity(12 + ct.len());
+    // Encrypted where it is stored (nonce ‖ ciphertext ‖ tag, as `Aead::encrypt` would lay it
+    // out after the nonce), so a body is copied once here, not twice.
+    let mut out = Vec::with_capacity(12 + plaintext.len() + 16);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
+    out.extend_from_slice(plaintext);
+    let tag = cipher
+        .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut out[12..])
+        .map_err(|_| AwsError::internal("encryption failed"))?;
+    out.extend_from_slice(&tag);
     Ok(out)
 }
 

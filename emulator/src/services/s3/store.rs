@@ -115,24 +115,31 @@ pub async fn insert_blob(conn: &mut SqliteConnection, data: &[u8]) -> Result<i64
 }
 
 /// Writes (or replaces) an object with its encrypted body, in one transaction.
+///
+/// Other writers wait for the whole transaction, and each statement sent is a round trip to
+/// the database's thread, so the work is sent in two: one query that reads, one that writes.
 pub async fn put_object(ctx: &Ctx, bucket: &str, meta: &ObjectMeta, sealed: &[u8]) -> Result<()> {
     let mut tx = ctx.store().begin_write().await?;
-    // The bucket may have been deleted since the caller looked.
-    let exists = sqlx::query("SELECT 1 FROM s3_buckets WHERE name = ?").bind(bucket).fetch_optional(&mut *tx).await?;
-    if exists.is_none() {
-        return Err(no_such_bucket(bucket));
-    }
-    let old = sqlx::query("SELECT blob_id FROM s3_objects WHERE bucket = ? AND key = ?")
-        .bind(bucket)
-        .bind(&meta.key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let blob_id = insert_blob(&mut tx, sealed).await?;
-    sqlx::query(
-        "INSERT OR REPLACE INTO s3_objects (bucket, key, size, etag, last_modified, headers, metadata, \
-         checksum_algorithm, checksum_value, checksum_type, parts_count, sse, kms_key_arn, kms_context, wrapped_key, \
-         blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    // Whether the bucket still exists (it may have been deleted since the caller looked), and
+    // the body the object has now, if any.
+    let found = sqlx::query(
+        "SELECT (SELECT blob_id FROM s3_objects WHERE bucket = ?1 AND key = ?2) FROM s3_buckets WHERE name = ?1",
     )
+    .bind(bucket)
+    .bind(&meta.key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(found) = found else { return Err(no_such_bucket(bucket)) };
+    let old: Option<i64> = found.get(0);
+    // The new body, the object pointing to it, then the old body (`id = NULL` matches nothing).
+    sqlx::query(
+        "INSERT INTO s3_blobs (data) VALUES (?); \
+         INSERT OR REPLACE INTO s3_objects (bucket, key, size, etag, last_modified, headers, metadata, \
+         checksum_algorithm, checksum_value, checksum_type, parts_count, sse, kms_key_arn, kms_context, wrapped_key, \
+         blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, last_insert_rowid()); \
+         DELETE FROM s3_blobs WHERE id = ?",
+    )
+    .bind(sealed)
     .bind(bucket)
     .bind(&meta.key)
     .bind(meta.size)
@@ -148,13 +155,9 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, meta: &ObjectMeta, sealed: &[u8
     .bind(&meta.kms_key_arn)
     .bind(&meta.kms_context)
     .bind(&meta.wrapped_key)
-    .bind(blob_id)
+    .bind(old)
     .execute(&mut *tx)
     .await?;
-    if let Some(old) = old {
-        let old_id: i64 = old.get(0);
-        sqlx::query("DELETE FROM s3_blobs WHERE id = ?").bind(old_id).execute(&mut *tx).await?;
-    }
     tx.commit().await?;
     Ok(())
 }
