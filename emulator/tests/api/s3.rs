@@ -1114,3 +1114,32 @@ async fn sse_kms_round_trip_and_key_state() {
     let err = s3.get_object().bucket("enc").key("secret").send().await.unwrap_err();
     assert_eq!((common::code(&err).as_str(), common::status(&err)), ("AccessDenied", Some(403)));
 }
+
+/// A GET racing overwrites of its object answers one of the versions written, never an error:
+/// an object replaced between the read of its metadata and the read of its body is read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gets_racing_overwrites_answer_a_whole_version() {
+    let emu = common::start().await;
+    let s3 = common::s3(emu.url());
+    s3.create_bucket().bucket("race").send().await.unwrap();
+    let versions = [vec![b'a'; 2048], vec![b'b'; 4096]];
+    s3.put_object().bucket("race").key("k").body(versions[0].clone().into()).send().await.unwrap();
+    let writer = {
+        let (s3, versions) = (s3.clone(), versions.clone());
+        tokio::spawn(async move {
+            for i in 0..150 {
+                let body = versions[i % 2].clone();
+                s3.put_object().bucket("race").key("k").body(body.into()).send().await.unwrap();
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let got = s3.get_object().bucket("race").key("k").send().await.expect("a GET racing a PUT succeeds");
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert!(versions.iter().any(|v| v[..] == body[..]), "a whole version, {} bytes", body.len());
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert!(reads > 10, "the reads overlapped the writes ({reads})");
+}

@@ -336,15 +336,10 @@ pub async fn complete(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> 
         }
         previous = p.part_number;
         let want = p.etag.trim().trim_matches('"');
-        let found = stored.iter().find(|s| s.number == p.part_number && s.etag == want).ok_or_else(|| {
-            AwsError::bad_request(
-                "InvalidPart",
-                "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-            )
-            .with("UploadId", upload.upload_id.clone())
-            .with("PartNumber", p.part_number.to_string())
-            .with("ETag", p.etag.clone())
-        })?;
+        let found = stored
+            .iter()
+            .find(|s| s.number == p.part_number && s.etag == want)
+            .ok_or_else(|| invalid_part(&upload.upload_id, p.part_number, &p.etag))?;
         chosen.push(found);
     }
     if let Some((_, head)) = chosen.split_last()
@@ -362,7 +357,10 @@ pub async fn complete(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> 
     let mut body = Vec::with_capacity(chosen.iter().map(|p| p.size as usize).sum());
     let mut md5s = Vec::with_capacity(16 * chosen.len());
     for p in &chosen {
-        let sealed = store::read_blob(ctx, p.blob_id).await?;
+        let Some(sealed) = store::read_blob(ctx, p.blob_id).await? else {
+            // Uploaded again while this request was reading the list of parts.
+            return Err(invalid_part(&upload.upload_id, p.number, &p.etag));
+        };
         body.extend(sse::open_internal(ctx, &sealed).await?);
         md5s.extend(hex::decode(&p.etag).unwrap_or_default());
     }
@@ -630,4 +628,15 @@ pub async fn list_uploads(ctx: &Ctx, r: &S3Request<'_>, bucket: &str) -> Result<
             .collect(),
     };
     xml_response("ListMultipartUploadsResult", &result, &[])
+}
+
+/// `InvalidPart`: a listed part is not stored (never uploaded, another ETag, or replaced).
+fn invalid_part(upload_id: &str, number: i64, etag: &str) -> AwsError {
+    AwsError::bad_request(
+        "InvalidPart",
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+    )
+    .with("UploadId", upload_id.to_string())
+    .with("PartNumber", number.to_string())
+    .with("ETag", etag.to_string())
 }

@@ -341,7 +341,10 @@ pub async fn get_object(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str, h
     if head {
         return Ok(response(status, &h, Vec::new()));
     }
-    let sealed = store::read_blob(ctx, meta.blob_id).await?;
+    let Some(sealed) = store::read_blob(ctx, meta.blob_id).await? else {
+        // Replaced or deleted since its metadata was read: answer for the object as it is now.
+        return Box::pin(get_object(ctx, r, bucket, key, head)).await;
+    };
     let mut body = sse::open(ctx, &meta, &sealed).await?;
     if from > 0 || to < size {
         body = body.get(from as usize..to as usize).map(<[u8]>::to_vec).unwrap_or_default();
@@ -487,7 +490,10 @@ pub async fn copy_object(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) 
         ));
     }
     let (headers, metadata) = if replace { request_metadata(r)? } else { (src.headers.clone(), src.metadata.clone()) };
-    let sealed_src = store::read_blob(ctx, src.blob_id).await?;
+    let Some(sealed_src) = store::read_blob(ctx, src.blob_id).await? else {
+        // The source was replaced or deleted since its metadata was read: copy it as it is now.
+        return Box::pin(copy_object(ctx, r, bucket, key)).await;
+    };
     let body = sse::open(ctx, &src, &sealed_src).await?;
     let algo = match r.header("x-amz-checksum-algorithm") {
         Some(a) => Algo::from_name(a).ok_or_else(|| {

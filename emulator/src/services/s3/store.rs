@@ -104,9 +104,11 @@ pub async fn list_objects(ctx: &Ctx, bucket: &str, prefix: &str, after: &str, li
     Ok(rows.iter().map(object_from_row).collect())
 }
 
-pub async fn read_blob(ctx: &Ctx, id: i64) -> Result<Vec<u8>> {
+/// A stored body; `None` when it is gone: metadata and body are read by separate queries, so an
+/// object replaced (or a part uploaded again) in between has lost the body its metadata named.
+pub async fn read_blob(ctx: &Ctx, id: i64) -> Result<Option<Vec<u8>>> {
     let row = sqlx::query("SELECT data FROM s3_blobs WHERE id = ?").bind(id).fetch_optional(ctx.store().pool()).await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    Ok(row.map(|r| r.get(0)))
 }
 
 pub async fn insert_blob(conn: &mut SqliteConnection, data: &[u8]) -> Result<i64> {
