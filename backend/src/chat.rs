@@ -158,10 +158,16 @@ pub async fn send_to_user<K: Kms>(deps: &Deps<K>, caller: &Caller, to: &str, tex
     if to == caller.sub {
         return Err(ChatError::BadRequest("cannot send a message to yourself".into()));
     }
-    let me = profile_of(deps, &caller.sub).await?;
-    let them = profile_of(deps, to).await?;
+    // Every step below waits on a round trip; the independent ones go together.
+    let (me, them) = futures_util::future::try_join(profile_of(deps, &caller.sub), profile_of(deps, to)).await?;
     let conv = deps.store.ensure_direct(&me, &them, ids::now_millis() as i64).await?;
-    send_to_conversation(deps, caller, &conv, text).await
+    // `ensure_direct` has just seen (or written) both memberships, and a direct conversation's
+    // readers are exactly its two members, whose profiles are at hand: reading them again
+    // through `send_to_conversation` would only repeat four lookups.
+    let members = vec![me.sub.clone(), them.sub.clone()];
+    let meta = seal_for_readers(deps, caller, &conv, &[me, them], text.as_bytes(), "text", None).await?;
+    deps.store.put_message(&meta, &members).await?;
+    Ok(Sent { conversation_id: conv, message_id: meta.message_id, sent_at: meta.sent_at })
 }
 
 fn check_text(text: &str) -> Result<()> {

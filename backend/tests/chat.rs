@@ -206,3 +206,30 @@ async fn a_room_never_passes_its_member_cap_even_when_joins_race() {
     assert_eq!(members.len(), chat::MAX_ROOM_MEMBERS);
     assert!(members.contains(&refused[0].sub) && !members.contains(&joined[0].sub));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_messages_racing_each_other_open_one_direct_conversation() {
+    let (_up, deps) = world().await;
+    let alice = user(&deps, "alice").await;
+    let bob = user(&deps, "bob").await;
+    // Both first contacts at once: one creates the conversation in its transaction, the other
+    // finds its rows there (its own transaction cancelled) and completes nothing twice.
+    let (a, b) = futures_util::future::join(
+        chat::send_to_user(&deps, &alice, &bob.sub, "hi bob"),
+        chat::send_to_user(&deps, &bob, &alice.sub, "hi alice"),
+    )
+    .await;
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.conversation_id, b.conversation_id);
+    for who in [&alice, &bob] {
+        let convs = chat::conversations(&deps, who, None, None).await.unwrap();
+        assert_eq!(ids(&convs, "conversations", "conversationId"), [a.conversation_id.clone()]);
+        assert_eq!(convs["conversations"][0]["unread"], 1, "the other's message is unread");
+        let history = chat::history(&deps, who, &a.conversation_id, None, None).await.unwrap();
+        let mut texts: Vec<&str> =
+            history["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+        texts.sort();
+        assert_eq!(texts, ["hi alice", "hi bob"], "each message sealed for both readers");
+    }
+    assert_eq!(deps.store.members(&a.conversation_id).await.unwrap().len(), 2);
+}
