@@ -172,11 +172,16 @@ pub async fn stream(rt: &Realtime, sns: &aws_sdk_sns::Client, event: LambdaEvent
         let out = rt.deliver(meta).await?;
         tracing::info!(message = %meta.message_id, pushed = out.pushed, gone = out.gone, "delivered");
     }
-    for meta in &messages {
-        if let Err(e) = realtime::notify_readers(&rt.store, sns, meta).await {
-            tracing::warn!(message = %meta.message_id, error = %e, "notice not sent");
-        }
-    }
+    // The next batch waits for this invocation to end (one batch at a time per shard), so the
+    // notices of the batch's messages go out together rather than one message after another.
+    use futures_util::StreamExt;
+    futures_util::stream::iter(&messages)
+        .for_each_concurrent(realtime::PUSH_CONCURRENCY, |meta| async move {
+            if let Err(e) = realtime::notify_readers(&rt.store, sns, meta).await {
+                tracing::warn!(message = %meta.message_id, error = %e, "notice not sent");
+            }
+        })
+        .await;
     Ok(json!({ "batchItemFailures": [] }))
 }
 
