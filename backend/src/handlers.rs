@@ -29,14 +29,17 @@ pub fn init_tracing() {
         .init();
 }
 
-/// The chat's dependencies from the environment (`TABLE_NAME`, `BUCKET_NAME`).
+/// The chat's dependencies from the environment (`TABLE_NAME`, `BUCKET_NAME`, optionally
+/// `MAX_ROOM_MEMBERS`).
 pub async fn deps() -> Result<Deps<SdkKms>, Error> {
+    let max_room_members = chat::room_cap(std::env::var("MAX_ROOM_MEMBERS").ok().as_deref())?;
     let config = aws::sdk_config().await;
     Ok(Deps {
         store: Store::new(aws_sdk_dynamodb::Client::new(&config), aws::env("TABLE_NAME")?),
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
         bucket: aws::env("BUCKET_NAME")?,
         kms: SdkKms(aws_sdk_kms::Client::new(&config)),
+        max_room_members,
     })
 }
 
