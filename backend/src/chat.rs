@@ -22,8 +22,22 @@ use crate::store::{self, Copy, MessageMeta, Profile, Store, StoreError};
 pub const MAX_TEXT: usize = 64 * 1024;
 /// Largest attachment, in bytes.
 pub const MAX_ATTACHMENT: i64 = 10 * 1024 * 1024;
-/// Most members a room may have (one sealed copy per member per message).
+/// Most members a room may have unless configured otherwise (one sealed copy per member per
+/// message): [`Deps::max_room_members`], from `MAX_ROOM_MEMBERS` ([`room_cap`]).
 pub const MAX_ROOM_MEMBERS: usize = 100;
+
+/// The room cap from the `MAX_ROOM_MEMBERS` environment variable's value, [`MAX_ROOM_MEMBERS`]
+/// when unset. A deployment that accepts the cost of larger rooms (every message is sealed and
+/// stored once per member) raises it through the template's `MaxRoomMembers` parameter.
+pub fn room_cap(value: Option<&str>) -> std::result::Result<usize, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(MAX_ROOM_MEMBERS),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n >= 2 => Ok(n),
+            _ => Err(format!("MAX_ROOM_MEMBERS must be a whole number of at least 2, not {v:?}")),
+        },
+    }
+}
 
 /// Who is calling, from the verified token's claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +52,8 @@ pub struct Deps<K: Kms> {
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
     pub kms: K,
+    /// Most members a room may have.
+    pub max_room_members: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,10 +174,16 @@ pub async fn send_to_user<K: Kms>(deps: &Deps<K>, caller: &Caller, to: &str, tex
     if to == caller.sub {
         return Err(ChatError::BadRequest("cannot send a message to yourself".into()));
     }
-    let me = profile_of(deps, &caller.sub).await?;
-    let them = profile_of(deps, to).await?;
+    // Every step below waits on a round trip; the independent ones go together.
+    let (me, them) = futures_util::future::try_join(profile_of(deps, &caller.sub), profile_of(deps, to)).await?;
     let conv = deps.store.ensure_direct(&me, &them, ids::now_millis() as i64).await?;
-    send_to_conversation(deps, caller, &conv, text).await
+    // `ensure_direct` has just seen (or written) both memberships, and a direct conversation's
+    // readers are exactly its two members, whose profiles are at hand: reading them again
+    // through `send_to_conversation` would only repeat four lookups.
+    let members = vec![me.sub.clone(), them.sub.clone()];
+    let meta = seal_for_readers(deps, caller, &conv, &[me, them], text.as_bytes(), "text", None).await?;
+    deps.store.put_message(&meta, &members).await?;
+    Ok(Sent { conversation_id: conv, message_id: meta.message_id, sent_at: meta.sent_at })
 }
 
 fn check_text(text: &str) -> Result<()> {
@@ -314,8 +336,9 @@ pub async fn join_room(deps: &Deps<impl Kms>, caller: &Caller, room: &str) -> Re
     let meta = deps.store.conversation(room).await?.filter(|m| store::get_s(m, "kind") == "room");
     let meta = meta.ok_or(ChatError::NotFound("room"))?;
     let name = store::get_s(&meta, "name");
-    match deps.store.join_room(room, &name, &caller.sub, ids::now_millis() as i64, MAX_ROOM_MEMBERS).await? {
-        store::Join::Full => Err(ChatError::BadRequest(format!("a room has at most {MAX_ROOM_MEMBERS} members"))),
+    let max = deps.max_room_members;
+    match deps.store.join_room(room, &name, &caller.sub, ids::now_millis() as i64, max).await? {
+        store::Join::Full => Err(ChatError::BadRequest(format!("a room has at most {max} members"))),
         store::Join::Joined | store::Join::AlreadyMember => Ok(json!({ "conversationId": room, "name": name })),
     }
 }

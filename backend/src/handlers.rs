@@ -29,14 +29,17 @@ pub fn init_tracing() {
         .init();
 }
 
-/// The chat's dependencies from the environment (`TABLE_NAME`, `BUCKET_NAME`).
+/// The chat's dependencies from the environment (`TABLE_NAME`, `BUCKET_NAME`, optionally
+/// `MAX_ROOM_MEMBERS`).
 pub async fn deps() -> Result<Deps<SdkKms>, Error> {
+    let max_room_members = chat::room_cap(std::env::var("MAX_ROOM_MEMBERS").ok().as_deref())?;
     let config = aws::sdk_config().await;
     Ok(Deps {
         store: Store::new(aws_sdk_dynamodb::Client::new(&config), aws::env("TABLE_NAME")?),
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
         bucket: aws::env("BUCKET_NAME")?,
         kms: SdkKms(aws_sdk_kms::Client::new(&config)),
+        max_room_members,
     })
 }
 
@@ -172,11 +175,16 @@ pub async fn stream(rt: &Realtime, sns: &aws_sdk_sns::Client, event: LambdaEvent
         let out = rt.deliver(meta).await?;
         tracing::info!(message = %meta.message_id, pushed = out.pushed, gone = out.gone, "delivered");
     }
-    for meta in &messages {
-        if let Err(e) = realtime::notify_readers(&rt.store, sns, meta).await {
-            tracing::warn!(message = %meta.message_id, error = %e, "notice not sent");
-        }
-    }
+    // The next batch waits for this invocation to end (one batch at a time per shard), so the
+    // notices of the batch's messages go out together rather than one message after another.
+    use futures_util::StreamExt;
+    futures_util::stream::iter(&messages)
+        .for_each_concurrent(realtime::PUSH_CONCURRENCY, |meta| async move {
+            if let Err(e) = realtime::notify_readers(&rt.store, sns, meta).await {
+                tracing::warn!(message = %meta.message_id, error = %e, "notice not sent");
+            }
+        })
+        .await;
     Ok(json!({ "batchItemFailures": [] }))
 }
 

@@ -21,7 +21,7 @@ use crate::store::{self, Item, MessageMeta, Store};
 pub const CONNECTION_TTL_SECS: i64 = 2 * 60 * 60;
 
 /// Pushes (and e-mail notices) in flight at once for one message.
-const PUSH_CONCURRENCY: usize = 16;
+pub const PUSH_CONCURRENCY: usize = 16;
 
 pub struct Realtime {
     pub store: Store,
@@ -183,9 +183,12 @@ pub fn new_messages(event: &Value) -> Vec<MessageMeta> {
 
 /// The e-mail notices of a message: every reader but the sender.
 pub async fn notify_readers(store: &Store, sns: &aws_sdk_sns::Client, meta: &MessageMeta) -> Result<(), String> {
-    let sender = store.profile(&meta.sender).await.map_err(|e| e.to_string())?;
+    let (sender, conversation) =
+        futures_util::future::try_join(store.profile(&meta.sender), store.conversation(&meta.conversation_id))
+            .await
+            .map_err(|e| e.to_string())?;
     let sender_name = sender.map(|p| p.username).unwrap_or_else(|| meta.sender.clone());
-    let title = match store.conversation(&meta.conversation_id).await.map_err(|e| e.to_string())? {
+    let title = match conversation {
         Some(c) if store::get_s(&c, "kind") == "room" => store::get_s(&c, "name"),
         _ => String::new(),
     };

@@ -322,7 +322,9 @@ impl Store {
     pub async fn ensure_direct(&self, a: &Profile, b: &Profile, at: i64) -> Result<String, StoreError> {
         let conv = ids::direct_conversation(&a.sub, &b.sub);
         // Usual case: it exists (both memberships are written before anyone can see it).
-        if self.membership(&b.sub, &conv).await?.is_some() && self.membership(&a.sub, &conv).await?.is_some() {
+        let (mb, ma) =
+            futures_util::future::try_join(self.membership(&b.sub, &conv), self.membership(&a.sub, &conv)).await?;
+        if mb.is_some() && ma.is_some() {
             return Ok(conv);
         }
         let meta: Item = [
@@ -335,9 +337,25 @@ impl Store {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        let a_item = self.membership_item(&a.sub, &conv, &Kind::Direct, &b.username, at);
+        let b_item = self.membership_item(&b.sub, &conv, &Kind::Direct, &a.username, at);
+        // First contact: the conversation and both memberships in one transaction, so it is
+        // one write instead of three and nobody ever sees half of it.
+        let writes = [meta.clone(), a_item.clone(), b_item.clone()]
+            .into_iter()
+            .map(|item| self.put_new_in_transaction(item))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => return Ok(conv),
+            // Some of it exists already (a concurrent first message, or rows of an earlier
+            // attempt), or a concurrent transaction held the rows: complete whatever is
+            // missing, one idempotent put at a time.
+            Err(e) if cancellation_reasons(&e).is_some() => {}
+            Err(e) => return Err(dynamo(e)),
+        }
         self.put_new(meta).await?;
-        self.put_new(self.membership_item(&a.sub, &conv, &Kind::Direct, &b.username, at)).await?;
-        self.put_new(self.membership_item(&b.sub, &conv, &Kind::Direct, &a.username, at)).await?;
+        self.put_new(a_item).await?;
+        self.put_new(b_item).await?;
         Ok(conv)
     }
 

@@ -22,6 +22,7 @@ async fn world() -> (Up, Deps<LocalKms>) {
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build()),
         bucket: up.stack.physical_id("MessageBucket").unwrap().to_string(),
         kms: LocalKms::default(),
+        max_room_members: chat::MAX_ROOM_MEMBERS,
     };
     (up, deps)
 }
@@ -205,4 +206,54 @@ async fn a_room_never_passes_its_member_cap_even_when_joins_race() {
     let members = deps.store.members(&room).await.unwrap();
     assert_eq!(members.len(), chat::MAX_ROOM_MEMBERS);
     assert!(members.contains(&refused[0].sub) && !members.contains(&joined[0].sub));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_cap_is_the_configured_one() {
+    assert_eq!(chat::room_cap(None), Ok(chat::MAX_ROOM_MEMBERS), "unset: the default");
+    assert_eq!(chat::room_cap(Some("")), Ok(chat::MAX_ROOM_MEMBERS));
+    assert_eq!(chat::room_cap(Some(" 500 ")), Ok(500));
+    for bad in ["1", "0", "-3", "many", "2.5"] {
+        assert!(chat::room_cap(Some(bad)).is_err(), "{bad} is refused");
+    }
+
+    let (_up, mut deps) = world().await;
+    deps.max_room_members = 3;
+    let owner = user(&deps, "owner").await;
+    let room = chat::create_room(&deps, &owner, "Small").await.unwrap();
+    let room = room["conversationId"].as_str().unwrap().to_string();
+    for name in ["a", "b"] {
+        chat::join_room(&deps, &user(&deps, name).await, &room).await.unwrap();
+    }
+    let late = user(&deps, "c").await;
+    let refused = chat::join_room(&deps, &late, &room).await.unwrap_err();
+    assert!(matches!(&refused, ChatError::BadRequest(m) if m == "a room has at most 3 members"), "{refused:?}");
+    assert_eq!(deps.store.members(&room).await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_messages_racing_each_other_open_one_direct_conversation() {
+    let (_up, deps) = world().await;
+    let alice = user(&deps, "alice").await;
+    let bob = user(&deps, "bob").await;
+    // Both first contacts at once: one creates the conversation in its transaction, the other
+    // finds its rows there (its own transaction cancelled) and completes nothing twice.
+    let (a, b) = futures_util::future::join(
+        chat::send_to_user(&deps, &alice, &bob.sub, "hi bob"),
+        chat::send_to_user(&deps, &bob, &alice.sub, "hi alice"),
+    )
+    .await;
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.conversation_id, b.conversation_id);
+    for who in [&alice, &bob] {
+        let convs = chat::conversations(&deps, who, None, None).await.unwrap();
+        assert_eq!(ids(&convs, "conversations", "conversationId"), [a.conversation_id.clone()]);
+        assert_eq!(convs["conversations"][0]["unread"], 1, "the other's message is unread");
+        let history = chat::history(&deps, who, &a.conversation_id, None, None).await.unwrap();
+        let mut texts: Vec<&str> =
+            history["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+        texts.sort();
+        assert_eq!(texts, ["hi alice", "hi bob"], "each message sealed for both readers");
+    }
+    assert_eq!(deps.store.members(&a.conversation_id).await.unwrap().len(), 2);
 }

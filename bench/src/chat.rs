@@ -106,7 +106,11 @@ pub async fn run(options: &ChatOptions) -> anyhow::Result<ChatReport> {
         ensure!(path.is_file(), "no {what} at {}", path.display());
     }
     ensure!(options.functions_dir.is_dir(), "no functions directory at {}", options.functions_dir.display());
-    let launcher = Launcher::emulator_up(&options.emulator_bin, &options.template, &options.functions_dir)?;
+    // The template caps rooms (100 members by default); the stack is deployed with a cap that
+    // admits the room this run asks for, as a deployment wanting such rooms would be.
+    let parameters = [format!("MaxRoomMembers={}", options.room_members.max(2))];
+    let launcher =
+        Launcher::emulator_up(&options.emulator_bin, &options.template, &options.functions_dir, &parameters)?;
     let server = launcher.start(START_TIMEOUT).await?;
     let mut sockets = JoinSet::new();
     let measured = measure(&server, options, &mut sockets).await;

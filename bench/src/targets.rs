@@ -100,8 +100,13 @@ impl Launcher {
 
     /// The emulator running `up`: `template` provisioned with the functions' executables taken
     /// from `functions_dir`, no web client. Its banner goes to the server's stdout file
-    /// ([`Server::stdout`]).
-    pub fn emulator_up(bin: &Path, template: &Path, functions_dir: &Path) -> anyhow::Result<Launcher> {
+    /// ([`Server::stdout`]). `parameters` are the template's `--parameter-overrides` (`Key=Value`).
+    pub fn emulator_up(
+        bin: &Path,
+        template: &Path,
+        functions_dir: &Path,
+        parameters: &[String],
+    ) -> anyhow::Result<Launcher> {
         let mut launcher = Launcher::emulator(bin)?;
         let absolute =
             |p: &Path| -> anyhow::Result<String> { Ok(std::path::absolute(p)?.to_string_lossy().into_owned()) };
@@ -115,6 +120,10 @@ impl Launcher {
             "--no-web".into(),
         ];
         launcher.args.extend(["--host", "127.0.0.1", "--port", "{port}", "--state", "{dir}/state"].map(String::from));
+        if !parameters.is_empty() {
+            launcher.args.push("--parameter-overrides".into());
+            launcher.args.extend(parameters.iter().cloned());
+        }
         Ok(launcher)
     }
 
