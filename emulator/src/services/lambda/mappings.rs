@@ -339,20 +339,13 @@ pub async fn enabled(emu: &Emu) -> Result<Vec<String>> {
     Ok(rows.iter().filter_map(from_row).filter(|m| m.settings.enabled).map(|m| m.uuid).collect())
 }
 
-/// Saves a mapping's checkpoint. It is written after every batch, while the function's own
-/// writes are arriving, so it queues for the store's writer lock like every other write: a
-/// plain autocommit UPDATE would instead meet their `BEGIN IMMEDIATE` inside SQLite, where the
-/// loser sleeps in the busy handler (1, 2, 5, 10… ms) — holding up either the poller's next
-/// batch or, worse, every writer queued behind a sleeping transaction.
 async fn save_progress(emu: &Emu, uuid: &str, checkpoint: Option<i64>, result: &str) -> Result<()> {
-    let mut tx = emu.store.begin_write().await?;
     sqlx::query("UPDATE lambda_event_source_mappings SET checkpoint = ?, last_result = ? WHERE uuid = ?")
         .bind(checkpoint)
         .bind(result)
         .bind(uuid)
-        .execute(&mut *tx)
+        .execute(emu.store.pool())
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 
