@@ -247,7 +247,7 @@ async fn first_messages_racing_each_other_open_one_direct_conversation() {
     assert_eq!(a.conversation_id, b.conversation_id);
     for who in [&alice, &bob] {
         let convs = chat::conversations(&deps, who, None, None).await.unwrap();
-        assert_eq!(ids(&convs, "conversations", "conversationId"), [a.conversation_id.clone()]);
+        assert_eq!(ids(&convs, "conversations", "conversationId"), [a.conversation_id.as_str()]);
         assert_eq!(convs["conversations"][0]["unread"], 1, "the other's message is unread");
         let history = chat::history(&deps, who, &a.conversation_id, None, None).await.unwrap();
         let mut texts: Vec<&str> =
