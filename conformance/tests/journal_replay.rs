@@ -4,9 +4,7 @@
 //! ciphertext differs comes out equivalent, and answers altered in the journal are reported each
 //! at its own step, without the later steps failing with them.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_config::SdkConfig;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType, MessageActionType};
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType};
 use aws_sdk_kms::primitives::Blob;
@@ -21,16 +19,6 @@ async fn other_side() -> emulator::EmulatorHandle {
     let config =
         emulator::config::Config { account: "123456789012".into(), credentials: Vec::new(), ..Default::default() };
     emulator::Emulator::builder().config(config).in_memory().port(0).start().await.expect("emulator starts")
-}
-
-fn sdk(url: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "t")))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build()
 }
 
 /// Records one session through clients carrying `recorder`.
@@ -176,7 +164,7 @@ async fn a_journal_recorded_on_the_clients_side_replays_with_its_ids_paired() {
     let path = dir.path().join("session.jsonl");
     let peer = other_side().await;
     let recorder = Recorder::create(&path, Target::Moto, Some(peer.url()), "us-east-1", "").unwrap();
-    session(&sdk(peer.url()), &recorder).await.unwrap();
+    session(&testkit::sdk_config(peer.url()), &recorder).await.unwrap();
     peer.shutdown().await;
 
     let journal = lines(&path);
