@@ -14,9 +14,8 @@
 //!
 //! Each attempt is one entry (a retried call shows twice, as it went).
 
-use std::io::Write as _;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -27,20 +26,15 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use chrono::{DateTime, Utc};
-use emulator::journal::{self, Body, Entry, Header, Request, Response};
+use emulator::journal::{self, Body, Entry, Header, Journal, Request, Response};
 
 use crate::target::Target;
 
-/// Writes one scenario's journal; cloned into every client of the scenario.
+/// Writes one scenario's journal (the emulator's own journal writer); cloned into every client
+/// of the scenario.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    out: Arc<Mutex<Writer>>,
-}
-
-#[derive(Debug)]
-struct Writer {
-    file: std::io::LineWriter<std::fs::File>,
-    seq: u64,
+    journal: Arc<Journal>,
 }
 
 /// The request of the attempt in flight, kept between transmit and its response.
@@ -95,18 +89,7 @@ impl Recorder {
             fixture: None,
             recorded_against: Some(target.name().to_string()),
         };
-        let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut file = std::io::LineWriter::new(file);
-        writeln!(file, "{}", serde_json::to_string(&header)?)?;
-        Ok(Recorder { out: Arc::new(Mutex::new(Writer { file, seq: 0 })) })
-    }
-
-    fn append(&self, mut entry: Entry) -> std::io::Result<()> {
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        out.seq += 1;
-        entry.seq = out.seq;
-        let line = serde_json::to_string(&entry).map_err(std::io::Error::other)?;
-        writeln!(out.file, "{line}")
+        Ok(Recorder { journal: Arc::new(Journal::create(path, &header)?) })
     }
 }
 
@@ -185,8 +168,8 @@ impl Intercept for Recorder {
         };
         let (body, body_unrecorded) = body_of(resp.body());
         let status = resp.status().as_u16();
-        let entry = Entry {
-            seq: 0,
+        self.journal.append(|seq| Entry {
+            seq,
             time: sent.time,
             service,
             operation,
@@ -197,8 +180,7 @@ impl Intercept for Recorder {
             fault: None,
             observed: false,
             connection_id: None,
-        };
-        self.append(entry)?;
+        });
         Ok(())
     }
 }

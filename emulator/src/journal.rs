@@ -347,8 +347,9 @@ impl Journal {
         });
     }
 
-    /// Writes the entry `build` makes with the next sequence number.
-    fn append(&self, build: impl FnOnce(u64) -> Entry) {
+    /// Writes the entry `build` makes with the next sequence number (also the way a journal
+    /// recorded outside the gateway — the conformance suite's, on the client's side — is written).
+    pub fn append(&self, build: impl FnOnce(u64) -> Entry) {
         let mut out = self.out.lock().expect("journal lock");
         out.seq += 1;
         let entry = build(out.seq);

@@ -274,7 +274,10 @@ impl Correspondence {
         if r.starts_with("arn:") && p.starts_with("arn:") {
             return self.arn(r, p);
         }
-        if is_generated_key(key) || (is_uuid(r) && is_uuid(p)) || (is_jwt(r) && is_jwt(p)) {
+        if is_generated_key(key)
+            || (is_uuid(r) && is_uuid(p))
+            || (crate::journal::is_jwt(r) && crate::journal::is_jwt(p))
+        {
             self.learn(r, p);
             return true;
         }
@@ -484,10 +487,6 @@ fn is_generated_key(key: &str) -> bool {
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
-}
-
-fn is_jwt(s: &str) -> bool {
-    crate::journal::is_jwt(s)
 }
 
 fn media_type(v: &str) -> String {
