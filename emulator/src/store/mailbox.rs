@@ -39,7 +39,7 @@ impl Store {
         .bind(m.destination)
         .bind(m.subject)
         .bind(m.body)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.turn().await?)
         .await?;
         Ok(row.get(0))
     }

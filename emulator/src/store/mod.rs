@@ -5,6 +5,11 @@
 //! acknowledges it is sent, so it survives the process being killed (`kill -9`); only an OS
 //! crash can lose the last commits. `--in-memory` uses a private temporary database instead,
 //! deleted when the instance stops.
+//!
+//! Checkpoints (copying the log back into the database file, the only step that waits for the
+//! disk) run on a connection of their own shortly after writes, not inside the commit that
+//! happens to fill the log: a commit returns once its pages are in the log, as before, and the
+//! fsyncs of a checkpoint no longer hold the writer's turn.
 
 pub mod dump;
 pub mod mailbox;
@@ -39,9 +44,23 @@ pub struct Store {
     /// Values read from the `meta` table that never change while the state stands (the S3
     /// master key): read once, forgotten when the whole state is reset or restored.
     memo: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<u8>>>>,
+    /// The background checkpointer, stopped by [`Store::close`] (or when the last handle goes).
+    checkpointer: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Keeps a throwaway database's directory alive; it is deleted with the last handle.
     _temp: Option<Arc<tempfile::TempDir>>,
 }
+
+/// How long the checkpointer lets writes gather after the first one it is told of: one
+/// checkpoint (two fsyncs) then covers all of them.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(50);
+
+/// Log size (pages) past which the checkpointer has the log started over (see
+/// [`checkpoint_after_writes`]).
+const WAL_RESTART_PAGES: i64 = 4096;
+
+/// Log size (pages) at which a committing writer checkpoints by itself (SQLite's automatic
+/// checkpoint, default 1,000 pages): only when the checkpointer cannot keep up.
+const WAL_BACKSTOP_PAGES: &str = "16384";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -67,7 +86,8 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES);
         // A new database is switched to WAL once, on one connection, before the pool opens
         // several: two connections making that switch at the same moment can fail at once with
         // SQLITE_BUSY ("database is locked"), whatever the busy timeout.
@@ -82,12 +102,22 @@ impl Store {
             .idle_timeout(None)
             .max_lifetime(None)
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        let writer = Writer { conn: Some(writer), open: false };
-        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(writer)), memo: Default::default(), _temp: temp })
+        let checkpoints =
+            SqliteConnection::connect_with(&options).await.map_err(|e| anyhow::anyhow!("cannot open database: {e}"))?;
+        let (wrote, writes) = tokio::sync::mpsc::channel(1);
+        let writer = Arc::new(tokio::sync::Mutex::new(Writer { conn: Some(writer), open: false, wrote }));
+        let checkpointer = tokio::spawn(checkpoint_after_writes(checkpoints, writes, Arc::downgrade(&writer)));
+        Ok(Self {
+            pool,
+            writer,
+            memo: Default::default(),
+            checkpointer: Arc::new(std::sync::Mutex::new(Some(checkpointer))),
+            _temp: temp,
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -125,6 +155,21 @@ impl Store {
         Ok(WriteTx { writer: Some(writer) })
     }
 
+    /// The writer's turn for statements outside a transaction, each committing on its own.
+    ///
+    /// Every write in the process goes through the writer's connection, in turn: a write on a
+    /// pool connection would meet the writer inside SQLite, whose busy handler sleeps (1, 2,
+    /// 5… ms) until the other lets go — with the writer's turn, and so every queued writer,
+    /// held meanwhile. Never call it while holding a turn or a [`WriteTx`].
+    pub async fn turn(&self) -> Result<Turn, sqlx::Error> {
+        let mut writer = self.writer.clone().lock_owned().await;
+        writer.finish_abandoned().await;
+        if writer.conn.is_none() {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        Ok(Turn { writer })
+    }
+
     /// Deletes every row of every table (schema stays).
     pub async fn reset(&self) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
@@ -150,6 +195,11 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        let checkpointer = self.checkpointer.lock().expect("checkpointer lock").take();
+        if let Some(task) = checkpointer {
+            task.abort();
+            let _ = task.await;
+        }
         let mut writer = self.writer.lock().await;
         writer.finish_abandoned().await;
         if let Some(conn) = writer.conn.take() {
@@ -159,6 +209,50 @@ impl Store {
     }
 }
 
+/// Checkpoints the log a moment after each burst of committed write transactions, until every
+/// handle is gone.
+///
+/// A `PASSIVE` checkpoint copies what is in the log without waiting for anyone, but while
+/// writes go on it never catches up with the log's end, and SQLite starts the log over only
+/// once everything in it has been copied back: under steady writes the log would grow without
+/// end. So once it is past [`WAL_RESTART_PAGES`] the checkpointer takes the writer's turn for a
+/// last short catch-up (most of the log was copied just before, outside the turn), after which
+/// the next writer starts the log from its beginning.
+async fn checkpoint_after_writes(
+    mut conn: SqliteConnection,
+    mut writes: tokio::sync::mpsc::Receiver<()>,
+    writer: std::sync::Weak<tokio::sync::Mutex<Writer>>,
+) {
+    while writes.recv().await.is_some() {
+        tokio::time::sleep(CHECKPOINT_DELAY).await;
+        while writes.try_recv().is_ok() {}
+        let pages = match checkpoint(&mut conn).await {
+            Ok(pages) => pages,
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+                continue;
+            }
+        };
+        if pages < WAL_RESTART_PAGES {
+            continue;
+        }
+        let Some(writer) = writer.upgrade() else { break };
+        let _turn = writer.lock().await;
+        if let Err(e) = checkpoint(&mut conn).await {
+            tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+        }
+    }
+    let _ = conn.close().await;
+}
+
+/// One `PASSIVE` checkpoint (never waits for, nor blocks, readers or the writer): the pages in
+/// the log.
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    let (_busy, log, _copied): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(conn).await?;
+    Ok(log)
+}
+
 /// The writer's connection and whether a transaction is open on it.
 #[derive(Debug)]
 struct Writer {
@@ -166,6 +260,8 @@ struct Writer {
     conn: Option<SqliteConnection>,
     /// A transaction was begun and neither committed nor rolled back yet.
     open: bool,
+    /// Tells the checkpointer of a commit (a full channel means it is told already).
+    wrote: tokio::sync::mpsc::Sender<()>,
 }
 
 impl Writer {
@@ -210,6 +306,9 @@ impl WriteTx {
         // A COMMIT that fails (a deferred foreign key, a full disk) leaves the transaction
         // open; it is rolled back before the turn passes on.
         writer.open = result.is_err();
+        if result.is_ok() && statement == "COMMIT" {
+            let _ = writer.wrote.try_send(());
+        }
         writer.finish_abandoned().await;
         result.map(|_| ())
     }
@@ -224,6 +323,30 @@ impl Drop for WriteTx {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { writer.finish_abandoned().await });
         }
+    }
+}
+
+/// The writer's turn without a transaction ([`Store::turn`]); dereferences to its connection.
+pub struct Turn {
+    writer: tokio::sync::OwnedMutexGuard<Writer>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let _ = self.writer.wrote.try_send(());
+    }
+}
+
+impl std::ops::Deref for Turn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        self.writer.conn.as_ref().expect("a Turn exists only while the writer's connection is open")
+    }
+}
+
+impl std::ops::DerefMut for Turn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.writer.conn()
     }
 }
 

@@ -269,7 +269,7 @@ pub async fn provision(
         sqlx::query("DELETE FROM stack_resources WHERE stack_name = ? AND logical_id = ?")
             .bind(&options.stack_name)
             .bind(&id)
-            .execute(emu.store.pool())
+            .execute(&mut *emu.store.turn().await?)
             .await?;
     }
     let outputs = p.outputs()?;
@@ -465,7 +465,7 @@ impl Provisioner<'_> {
         .bind(&hash)
         .bind(self.emu.clock.now().timestamp_millis() as f64 / 1000.0)
         .bind(self.stack())
-        .execute(self.emu.store.pool())
+        .execute(&mut *self.emu.store.turn().await?)
         .await?;
         self.known.0.insert(step.id.clone(), done.attributes.clone());
         self.report.push(StackResource {

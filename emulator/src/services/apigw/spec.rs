@@ -186,7 +186,7 @@ pub async fn save(emu: &Arc<Emu>, mut spec: ApiSpec) -> Result<ApiSpec> {
     .bind(spec.protocol.as_str())
     .bind(serde_json::to_string(&spec).unwrap_or_default())
     .bind(now)
-    .execute(emu.store.pool())
+    .execute(&mut *emu.store.turn().await?)
     .await?;
     Ok(spec)
 }

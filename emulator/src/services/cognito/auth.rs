@@ -176,7 +176,7 @@ async fn srp_start(
     .bind(&user.username)
     .bind(data.to_string())
     .bind(ctx.epoch() + SESSION_SECONDS)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     Ok(json!({
         "ChallengeName": "PASSWORD_VERIFIER",
@@ -204,7 +204,7 @@ async fn srp_verify(ctx: &Ctx, pool: &Pool, client: &Client, r: &BTreeMap<String
     )
     .bind(block)
     .bind(&client.client_id)
-    .fetch_optional(ctx.store().pool())
+    .fetch_optional(&mut *ctx.store().turn().await?)
     .await?
     .ok_or_else(|| not_authorized("Invalid session for the user, session is expired."))?;
     if row.get::<f64, _>(2) < ctx.epoch() {
@@ -240,7 +240,7 @@ async fn srp_verify(ctx: &Ctx, pool: &Pool, client: &Client, r: &BTreeMap<String
 async fn purge_expired_sessions(ctx: &Ctx) -> Result<()> {
     sqlx::query("DELETE FROM cognito_sessions WHERE expires_at < ?")
         .bind(ctx.epoch())
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(())
 }
@@ -256,7 +256,7 @@ async fn new_password_challenge(ctx: &Ctx, client: &Client, user: &User) -> Resu
     .bind(&client.client_id)
     .bind(&user.username)
     .bind(ctx.epoch() + SESSION_SECONDS)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     let visible: BTreeMap<&String, &String> = user.attributes.iter().filter(|(k, _)| k.as_str() != "sub").collect();
     Ok(json!({
@@ -288,7 +288,7 @@ async fn sign_in(ctx: &Ctx, pool: &Pool, client: &Client, user: &User, source: T
     .bind(&session.origin_jti)
     .bind(session.auth_time)
     .bind(ctx.epoch() + client.refresh_token_seconds() as f64)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     let issued = tokens::issue(ctx, pool, client, user, &session, overrides.as_ref()).await?;
     Ok(authentication_result(issued, Some(refresh_token)))
@@ -398,7 +398,10 @@ async fn new_password(ctx: &Ctx, pool: &Pool, client: &Client, input: ChallengeI
     user.status = "CONFIRMED".into();
     user.updated_at = ctx.epoch();
     save_user(ctx, &user).await?;
-    sqlx::query("DELETE FROM cognito_sessions WHERE id = ?").bind(session).execute(ctx.store().pool()).await?;
+    sqlx::query("DELETE FROM cognito_sessions WHERE id = ?")
+        .bind(session)
+        .execute(&mut *ctx.store().turn().await?)
+        .await?;
     sign_in(ctx, pool, client, &user, TokenSource::NewPasswordChallenge).await
 }
 
@@ -434,7 +437,7 @@ pub async fn global_sign_out(ctx: &Ctx, input: GlobalSignOutInput) -> Result<Emp
     sign_out_everywhere(ctx, &claims.pool_id, &claims.username).await?;
     sqlx::query("INSERT OR IGNORE INTO cognito_revoked_origins (origin_jti) VALUES (?)")
         .bind(&claims.origin_jti)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(Empty {})
 }

@@ -174,7 +174,7 @@ pub async fn update_pool_config(emu: &crate::state::Emu, id: &str, change: impl 
         .bind(config.to_string())
         .bind(now)
         .bind(id)
-        .execute(emu.store.pool())
+        .execute(&mut *emu.store.turn().await?)
         .await?;
     Ok(())
 }
@@ -337,7 +337,7 @@ pub async fn save_user(ctx: &Ctx, u: &User) -> Result<()> {
     .bind(&u.srp_verifier)
     .bind(u.created_at)
     .bind(u.updated_at)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     Ok(())
 }

@@ -152,7 +152,7 @@ pub async fn send_code(ctx: &Ctx, user: &User, purpose: &str) -> Result<Option<V
     .bind(purpose)
     .bind(&code)
     .bind(ctx.epoch() + CODE_TTL_SECONDS)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     let (subject, body) = match purpose {
         "forgot" => ("Your password reset code", format!("Your password reset code is {code}")),
@@ -186,7 +186,7 @@ pub async fn take_code(ctx: &Ctx, user: &User, purpose: &str, given: &str) -> Re
         .bind(&user.pool_id)
         .bind(&user.username)
         .bind(purpose)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(())
 }

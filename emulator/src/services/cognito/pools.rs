@@ -194,7 +194,10 @@ pub async fn delete_user_pool(ctx: &Ctx, input: PoolIdInput) -> Result<Empty> {
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
         ));
     }
-    sqlx::query("DELETE FROM cognito_pools WHERE id = ?").bind(&pool.id).execute(ctx.store().pool()).await?;
+    sqlx::query("DELETE FROM cognito_pools WHERE id = ?")
+        .bind(&pool.id)
+        .execute(&mut *ctx.store().turn().await?)
+        .await?;
     Ok(Empty {})
 }
 
@@ -309,7 +312,7 @@ pub async fn create_user_pool_client(ctx: &Ctx, input: Value) -> Result<Value> {
         .bind(&secret)
         .bind(config.to_string())
         .bind(ctx.epoch())
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     let client = load_client(ctx, &client_id).await?;
     Ok(json!({ "UserPoolClient": describe_client(&client) }))

@@ -422,7 +422,7 @@ pub async fn admin_delete_user(ctx: &Ctx, input: AdminUserInput) -> Result<Empty
     sqlx::query("DELETE FROM cognito_users WHERE pool_id = ? AND username = ?")
         .bind(&pool.id)
         .bind(&user.username)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(Empty {})
 }

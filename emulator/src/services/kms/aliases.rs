@@ -72,7 +72,7 @@ pub async fn create_alias(ctx: &Ctx, input: AliasTargetInput) -> Result<Empty> {
     .bind(&key.key_id)
     .bind(now)
     .bind(now)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(AwsError::bad_request(
@@ -93,7 +93,7 @@ pub async fn update_alias(ctx: &Ctx, input: AliasTargetInput) -> Result<Empty> {
         .bind(&key.key_id)
         .bind(ctx.epoch())
         .bind(&input.alias_name)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(Empty {})
 }
@@ -114,7 +114,7 @@ pub async fn delete_alias(ctx: &Ctx, input: DeleteAliasInput) -> Result<Empty> {
     }
     sqlx::query("DELETE FROM kms_aliases WHERE alias_name = ?")
         .bind(&input.alias_name)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(Empty {})
 }

@@ -75,7 +75,10 @@ pub async fn sweep(ctx: &Ctx) -> Result<()> {
     let due =
         sqlx::query(&format!("SELECT 1 FROM kms_keys WHERE {DUE} LIMIT 1")).bind(now).fetch_optional(pool).await?;
     if due.is_some() {
-        sqlx::query(&format!("DELETE FROM kms_keys WHERE {DUE}")).bind(now).execute(pool).await?;
+        sqlx::query(&format!("DELETE FROM kms_keys WHERE {DUE}"))
+            .bind(now)
+            .execute(&mut *ctx.store().turn().await?)
+            .await?;
     }
     Ok(())
 }
@@ -286,7 +289,7 @@ async fn set_state(ctx: &Ctx, key: &Key, state: &str, deletion: Option<(f64, i64
         .bind(deletion.map(|d| d.0))
         .bind(deletion.map(|d| d.1))
         .bind(&key.key_id)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(())
 }
@@ -677,7 +680,7 @@ pub async fn put_key_policy(ctx: &Ctx, input: PutKeyPolicyInput) -> Result<Empty
     sqlx::query("UPDATE kms_keys SET policy = ? WHERE key_id = ?")
         .bind(&input.policy)
         .bind(&key.key_id)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(Empty {})
 }
@@ -693,7 +696,7 @@ async fn save_tags(ctx: &Ctx, key: &Key, tags: &[Tag]) -> Result<()> {
     sqlx::query("UPDATE kms_keys SET tags = ? WHERE key_id = ?")
         .bind(serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()))
         .bind(&key.key_id)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(())
 }

@@ -136,7 +136,7 @@ pub async fn save(emu: &Arc<Emu>, spec: &FunctionSpec) -> Result<Value> {
     .bind(&sha)
     .bind(code.len() as i64)
     .bind(now)
-    .execute(emu.store.pool())
+    .execute(&mut *emu.store.turn().await?)
     .await?;
     Ok(configuration(emu, spec, &sha, code.len() as i64, now))
 }

@@ -159,7 +159,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Value> {
     .bind(serde_json::to_string(&settings).unwrap_or_default())
     .bind(checkpoint)
     .bind(now)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     let m = load(&ctx.emu, &uuid).await?.ok_or_else(|| not_found(&uuid))?;
     if m.settings.enabled {
@@ -234,7 +234,7 @@ pub async fn delete(ctx: &Ctx, uuid: &str) -> Result<Value> {
     ctx.emu.functions.stop_poller(uuid);
     sqlx::query("DELETE FROM lambda_event_source_mappings WHERE uuid = ?")
         .bind(uuid)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     let mut doc = document(&ctx.emu, &m);
     doc["State"] = "Deleting".into();
@@ -289,7 +289,7 @@ pub async fn update(ctx: &Ctx, uuid: &str, body: &[u8]) -> Result<Value> {
     .bind(serde_json::to_string(&m.settings).unwrap_or_default())
     .bind(ctx.epoch())
     .bind(uuid)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     ctx.emu.functions.stop_poller(uuid);
     if m.settings.enabled {
@@ -344,7 +344,7 @@ async fn save_progress(emu: &Emu, uuid: &str, checkpoint: Option<i64>, result: &
         .bind(checkpoint)
         .bind(result)
         .bind(uuid)
-        .execute(emu.store.pool())
+        .execute(&mut *emu.store.turn().await?)
         .await?;
     Ok(())
 }

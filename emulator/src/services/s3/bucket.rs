@@ -93,7 +93,7 @@ pub async fn create_bucket(ctx: &Ctx, r: &S3Request<'_>, bucket: &str) -> Result
         .bind(&region)
         .bind(ctx.account())
         .bind(ctx.now_rfc3339())
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     let location = if region == US_EAST_1 { format!("/{bucket}") } else { format!("http://{bucket}.s3.localhost/") };
     Ok(response(StatusCode::OK, &[("location".into(), location)], Vec::new()))

@@ -171,7 +171,7 @@ pub async fn create(ctx: &Ctx, r: &S3Request<'_>, bucket: &str, key: &str) -> Re
     .bind(if kms_key_id.is_some() { "aws:kms" } else { "AES256" })
     .bind(&kms_key_id)
     .bind(&kms_context)
-    .execute(ctx.store().pool())
+    .execute(&mut *ctx.store().turn().await?)
     .await?;
     let mut h = sse_headers(&sse_req, key_arn);
     if let (Some(a), Some(t)) = (algo, &checksum_type) {

@@ -221,7 +221,7 @@ async fn stored_master_key(ctx: &Ctx) -> Result<Vec<u8>> {
             sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)")
                 .bind(MASTER_KEY)
                 .bind(&fresh)
-                .execute(pool)
+                .execute(&mut *ctx.store().turn().await?)
                 .await?;
             let row = sqlx::query("SELECT value FROM meta WHERE key = ?").bind(MASTER_KEY).fetch_one(pool).await?;
             row.get(0)

@@ -174,7 +174,7 @@ pub async fn subscribe(ctx: &Ctx, q: &QueryInput) -> Result<Response> {
             .bind(sub.confirmed as i64)
             .bind(&sub.token)
             .bind(serde_json::to_string(&sub.attributes).unwrap_or_default())
-            .execute(ctx.store().pool())
+            .execute(&mut *ctx.store().turn().await?)
             .await?;
             sub
         }
@@ -200,7 +200,7 @@ pub async fn confirm_subscription(ctx: &Ctx, q: &QueryInput) -> Result<Response>
     let sub = from_row(&row);
     sqlx::query("UPDATE sns_subscriptions SET confirmed = 1 WHERE arn = ?")
         .bind(&sub.arn)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(respond(ctx, "ConfirmSubscription", |x| {
         x.text("SubscriptionArn", &sub.arn);
@@ -209,7 +209,10 @@ pub async fn confirm_subscription(ctx: &Ctx, q: &QueryInput) -> Result<Response>
 
 pub async fn unsubscribe(ctx: &Ctx, q: &QueryInput) -> Result<Response> {
     let arn = q.required("SubscriptionArn")?;
-    let done = sqlx::query("DELETE FROM sns_subscriptions WHERE arn = ?").bind(arn).execute(ctx.store().pool()).await?;
+    let done = sqlx::query("DELETE FROM sns_subscriptions WHERE arn = ?")
+        .bind(arn)
+        .execute(&mut *ctx.store().turn().await?)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(not_found("Subscription does not exist"));
     }
@@ -283,7 +286,7 @@ pub async fn set_subscription_attributes(ctx: &Ctx, q: &QueryInput) -> Result<Re
     sqlx::query("UPDATE sns_subscriptions SET attributes = ? WHERE arn = ?")
         .bind(serde_json::to_string(&s.attributes).unwrap_or_default())
         .bind(&s.arn)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(respond(ctx, "SetSubscriptionAttributes", |_| {}))
 }

@@ -96,7 +96,7 @@ pub async fn create_topic(ctx: &Ctx, q: &QueryInput) -> Result<Response> {
             .bind(name)
             .bind(serde_json::to_string(&attributes).unwrap_or_default())
             .bind(serde_json::to_string(&tags).unwrap_or_default())
-            .execute(ctx.store().pool())
+            .execute(&mut *ctx.store().turn().await?)
             .await?;
     if inserted.rows_affected() == 0 {
         // Idempotent by name, as long as the request does not contradict the existing topic.
@@ -120,7 +120,7 @@ fn tags_of(q: &QueryInput) -> BTreeMap<String, String> {
 pub async fn delete_topic(ctx: &Ctx, q: &QueryInput) -> Result<Response> {
     let arn = q.required("TopicArn")?;
     // Deleting a topic that does not exist succeeds, as in AWS.
-    sqlx::query("DELETE FROM sns_topics WHERE arn = ?").bind(arn).execute(ctx.store().pool()).await?;
+    sqlx::query("DELETE FROM sns_topics WHERE arn = ?").bind(arn).execute(&mut *ctx.store().turn().await?).await?;
     Ok(respond(ctx, "DeleteTopic", |_| {}))
 }
 
@@ -205,7 +205,7 @@ pub async fn set_topic_attributes(ctx: &Ctx, q: &QueryInput) -> Result<Response>
     sqlx::query("UPDATE sns_topics SET attributes = ? WHERE arn = ?")
         .bind(serde_json::to_string(&topic.attributes).unwrap_or_default())
         .bind(&topic.arn)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(respond(ctx, "SetTopicAttributes", |_| {}))
 }
@@ -223,7 +223,7 @@ async fn save_tags(ctx: &Ctx, arn: &str, tags: &BTreeMap<String, String>) -> Res
     sqlx::query("UPDATE sns_topics SET tags = ? WHERE arn = ?")
         .bind(serde_json::to_string(tags).unwrap_or_default())
         .bind(arn)
-        .execute(ctx.store().pool())
+        .execute(&mut *ctx.store().turn().await?)
         .await?;
     Ok(())
 }
