@@ -215,6 +215,7 @@ impl EmulatorBuilder {
             lambda: Some(given.unwrap_or_else(|| Arc::new(services::lambda::LocalInvoker(me.clone())))),
             functions: Default::default(),
             stream_writes: tokio::sync::Notify::new(),
+            ttl_quiet: Default::default(),
             sockets: Default::default(),
             role_keys: Default::default(),
             requests: Default::default(),

@@ -28,6 +28,8 @@ pub struct Emu {
     pub functions: crate::services::lambda::Functions,
     /// Woken after every committed DynamoDB write, so stream pollers need not spin.
     pub stream_writes: tokio::sync::Notify,
+    /// Until when the DynamoDB expiry sweeper has nothing to do, as far as it knows.
+    pub ttl_quiet: crate::services::dynamodb::Quiet,
     /// Live API Gateway WebSocket connections.
     pub sockets: crate::services::apigw::websocket::Connections,
     /// Access keys handed to Lambda functions for their execution roles, by access key.

@@ -44,6 +44,9 @@ pub struct Store {
     /// Values read from the `meta` table that never change while the state stands (the S3
     /// master key): read once, forgotten when the whole state is reset or restored.
     memo: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<u8>>>>,
+    /// Counts resets and restores: what was learnt of the state in one generation (see
+    /// [`Store::generation`]) no longer holds in the next.
+    generation: Arc<std::sync::atomic::AtomicU64>,
     /// The background checkpointer, stopped by [`Store::close`] (or when the last handle goes).
     checkpointer: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Keeps a throwaway database's directory alive; it is deleted with the last handle.
@@ -115,6 +118,7 @@ impl Store {
             pool,
             writer,
             memo: Default::default(),
+            generation: Default::default(),
             checkpointer: Arc::new(std::sync::Mutex::new(Some(checkpointer))),
             _temp: temp,
         })
@@ -135,6 +139,12 @@ impl Store {
 
     pub(crate) fn forget_all(&self) {
         self.memo.lock().expect("memo lock").clear();
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Changes whenever the whole state is reset or restored.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`) once no other one is open in this process.

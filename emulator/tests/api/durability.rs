@@ -68,9 +68,8 @@ async fn steady_writes_keep_the_log_bounded_and_survive_kill_dash_9() {
     let wal = dir.path().join("emulator.db-wal");
     let mut largest_log = 0;
     for chunk in (0..OBJECTS).collect::<Vec<_>>().chunks(4) {
-        let puts = chunk.iter().map(|&i| {
-            s3.put_object().bucket("steady").key(format!("o{i}")).body(body(i).into()).send()
-        });
+        let puts =
+            chunk.iter().map(|&i| s3.put_object().bucket("steady").key(format!("o{i}")).body(body(i).into()).send());
         for put in futures_util::future::join_all(puts).await {
             put.unwrap();
         }

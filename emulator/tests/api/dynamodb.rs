@@ -1071,6 +1071,58 @@ async fn ttl_expires_items_on_the_emulator_clock() {
     assert_eq!(left.count, 1, "only the non-number TTL item remains two hours later");
 }
 
+/// The sweeper skips its query while it knows nothing is due; an expiry written after it
+/// learnt that (sooner than anything it saw), by any kind of write, still takes effect.
+#[tokio::test]
+async fn expiries_written_after_a_quiet_spell_still_expire() {
+    use aws_sdk_dynamodb::types::{Put, TimeToLiveSpecification, TransactWriteItem};
+    let t0: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let emu = common::builder().clock(t0).start().await.unwrap();
+    let db = dynamo(emu.url());
+    chat_table(&db, "quiet").await;
+    let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name("expires").build().unwrap();
+    db.update_time_to_live().table_name("quiet").time_to_live_specification(spec).send().await.unwrap();
+    let now = t0.timestamp();
+    let item = |sk: &str, at: i64| {
+        [("pk", s("CONN")), ("sk", s(sk)), ("expires", AttributeValue::N(at.to_string()))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    db.put_item().table_name("quiet").set_item(Some(item("later", now + 3600))).send().await.unwrap();
+    // Requests in between: the sweeper now knows nothing is due for an hour.
+    for _ in 0..3 {
+        db.get_item().table_name("quiet").key("pk", s("CONN")).key("sk", s("later")).send().await.unwrap();
+    }
+    let put = Put::builder().table_name("quiet").set_item(Some(item("transacted", now + 30))).build().unwrap();
+    db.transact_write_items().transact_items(TransactWriteItem::builder().put(put).build()).send().await.unwrap();
+    db.update_item()
+        .table_name("quiet")
+        .key("pk", s("CONN"))
+        .key("sk", s("updated"))
+        .update_expression("SET expires = :e")
+        .expression_attribute_values(":e", AttributeValue::N((now + 90).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let keys = || async {
+        let out = db
+            .query()
+            .table_name("quiet")
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s("CONN"))
+            .send()
+            .await
+            .unwrap();
+        out.items().iter().map(|i| i["sk"].as_s().unwrap().clone()).collect::<Vec<_>>()
+    };
+    common::advance_clock(emu.url(), "1m").await;
+    assert_eq!(keys().await, ["later", "updated"], "the transacted item expired after 30 s");
+    common::advance_clock(emu.url(), "1m").await;
+    assert_eq!(keys().await, ["later"], "the updated item expired after 90 s");
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn ttl_also_removes_index_entries() {
     use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType, TimeToLiveSpecification};

@@ -392,7 +392,12 @@ pub(super) async fn execute(
     };
     sync_indexes(tx, &w.table, &w.pk, &w.sk, new.as_ref()).await?;
     match &new {
-        Some(item) => save(tx, &w.table, &w.pk, &w.sk, item).await?,
+        Some(item) => {
+            save(tx, &w.table, &w.pk, &w.sk, item).await?;
+            if let Some(at) = super::ttl::expiry(&w.table, item) {
+                ctx.emu.ttl_quiet.lower(at);
+            }
+        }
         None => {
             sqlx::query("DELETE FROM ddb_items WHERE table_name = ? AND pk = ? AND sk = ?")
                 .bind(&w.table.name)

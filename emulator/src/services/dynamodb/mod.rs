@@ -25,6 +25,8 @@ mod tables;
 mod ttl;
 pub mod value;
 
+pub use ttl::Quiet;
+
 use axum::response::Response;
 
 use crate::error::{AwsError, Result};

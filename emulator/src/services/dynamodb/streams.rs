@@ -121,6 +121,7 @@ pub(super) async fn close(tx: &mut SqliteConnection, ctx: &Ctx, arn: &str) -> Re
         .bind(arn)
         .execute(&mut *tx)
         .await?;
+    ctx.emu.ttl_quiet.lower(retained_until(ctx.epoch()));
     Ok(())
 }
 
@@ -183,6 +184,7 @@ pub(super) async fn record(
         .bind(rec.to_string())
         .execute(&mut *tx)
         .await?;
+    ctx.emu.ttl_quiet.lower(retained_until(ctx.epoch()));
     Ok(())
 }
 
@@ -214,6 +216,11 @@ pub(super) const TRIM_DUE_SQL: &str = "(EXISTS (SELECT 1 FROM ddb_stream_records
 /// The retention horizon at epoch seconds `now`.
 pub(super) fn horizon(now: f64) -> f64 {
     now - RETENTION_SECS
+}
+
+/// Until when a record created (or a stream closed) at `at` is kept.
+pub(super) fn retained_until(at: f64) -> f64 {
+    at + RETENTION_SECS
 }
 
 // ---- reading ---------------------------------------------------------------------------------
