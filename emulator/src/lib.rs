@@ -216,6 +216,7 @@ impl EmulatorBuilder {
             functions: Default::default(),
             stream_writes: tokio::sync::Notify::new(),
             ttl_quiet: Default::default(),
+            kms_deletions: Default::default(),
             sockets: Default::default(),
             role_keys: Default::default(),
             requests: Default::default(),

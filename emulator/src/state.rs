@@ -29,7 +29,9 @@ pub struct Emu {
     /// Woken after every committed DynamoDB write, so stream pollers need not spin.
     pub stream_writes: tokio::sync::Notify,
     /// Until when the DynamoDB expiry sweeper has nothing to do, as far as it knows.
-    pub ttl_quiet: crate::services::dynamodb::Quiet,
+    pub ttl_quiet: crate::store::horizon::Horizon,
+    /// Until when no KMS key is due for deletion, as far as the sweeper knows.
+    pub kms_deletions: crate::store::horizon::Horizon,
     /// Live API Gateway WebSocket connections.
     pub sockets: crate::services::apigw::websocket::Connections,
     /// Access keys handed to Lambda functions for their execution roles, by access key.

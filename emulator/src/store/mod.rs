@@ -12,6 +12,7 @@
 //! fsyncs of a checkpoint no longer hold the writer's turn.
 
 pub mod dump;
+pub mod horizon;
 pub mod mailbox;
 
 use std::sync::Arc;

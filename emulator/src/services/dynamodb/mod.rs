@@ -25,8 +25,6 @@ mod tables;
 mod ttl;
 pub mod value;
 
-pub use ttl::Quiet;
-
 use axum::response::Response;
 
 use crate::error::{AwsError, Result};

@@ -22,70 +22,13 @@ pub fn expiry(table: &Table, item: &Item) -> Option<f64> {
     }
 }
 
-/// What the expiry sweeper knows without asking the database: the emulator-clock time before
-/// which no item expires and no stream record or closed stream passes its retention.
-///
-/// Every DynamoDB request runs the sweeper first; with this, one that comes before that time
-/// costs no query. Each write that can make something due sooner lowers the time
-/// ([`Quiet::lower`]) and a change of a table's TTL forgets it; a horizon worked out while such
-/// a change happened is not kept, and a reset or restore of the state (a new
-/// [`Store::generation`](crate::store::Store::generation)) makes it unknown.
-#[derive(Debug, Default)]
-pub struct Quiet(std::sync::Mutex<QuietState>);
-
-#[derive(Debug, Default)]
-struct QuietState {
-    /// Nothing is due before this (epoch seconds); `None` when unknown.
-    until: Option<f64>,
-    /// The store generation `until` was learnt in.
-    generation: u64,
-    /// Changes that may have made something due sooner, counted.
-    changes: u64,
-}
-
-impl Quiet {
-    fn state(&self) -> std::sync::MutexGuard<'_, QuietState> {
-        self.0.lock().expect("ttl quiet lock")
-    }
-
-    /// `Ok` when nothing is known to be due at `now`; else the change count to learn under.
-    fn check(&self, now: f64, generation: u64) -> std::result::Result<(), u64> {
-        let s = self.state();
-        match s.until {
-            Some(until) if s.generation == generation && now < until => Ok(()),
-            _ => Err(s.changes),
-        }
-    }
-
-    /// Keeps `until`, unless something changed since the count `seen` was taken.
-    fn learn(&self, until: f64, generation: u64, seen: u64) {
-        let mut s = self.state();
-        if s.changes == seen {
-            (s.until, s.generation) = (Some(until), generation);
-        }
-    }
-
-    /// Something may be due from `at` on (an item's expiry, the end of a record's retention).
-    pub fn lower(&self, at: f64) {
-        let mut s = self.state();
-        s.changes += 1;
-        if s.until.is_some_and(|until| at < until) {
-            s.until = Some(at);
-        }
-    }
-
-    /// Nothing is known any more (a table's TTL attribute or stream changed).
-    pub fn forget(&self) {
-        let mut s = self.state();
-        s.changes += 1;
-        s.until = None;
-    }
-}
-
 /// Deletes every item whose expiry has passed (with its index entries), leaving a REMOVE
 /// stream record by the DynamoDB service principal, as AWS's TTL deletions do; and trims stream
 /// records past their retention. Looks with a read first, so ordinary requests never take the
-/// write lock for it, and before [`Quiet`]'s time not even that.
+/// write lock for it, and before the time it learnt nothing is due ([`Emu::ttl_quiet`]) not even
+/// that.
+///
+/// [`Emu::ttl_quiet`]: crate::state::Emu::ttl_quiet
 pub async fn sweep(ctx: &Ctx) -> Result<()> {
     let now = ctx.epoch();
     let generation = ctx.store().generation();
@@ -206,40 +149,4 @@ pub async fn describe_time_to_live(ctx: &Ctx, input: DescribeInput) -> Result<Va
         Some(a) => json!({ "TimeToLiveDescription": { "TimeToLiveStatus": "ENABLED", "AttributeName": a } }),
         None => json!({ "TimeToLiveDescription": { "TimeToLiveStatus": "DISABLED" } }),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Quiet;
-
-    #[test]
-    fn quiet_holds_until_its_time_and_only_in_its_generation() {
-        let q = Quiet::default();
-        let seen = q.check(100.0, 0).expect_err("unknown at first");
-        q.learn(500.0, 0, seen);
-        assert!(q.check(499.0, 0).is_ok());
-        assert!(q.check(500.0, 0).is_err(), "due at the time itself");
-        assert!(q.check(100.0, 1).is_err(), "a reset or restore makes it unknown");
-    }
-
-    #[test]
-    fn writes_lower_it_and_a_horizon_learnt_across_a_write_is_dropped() {
-        let q = Quiet::default();
-        let seen = q.check(100.0, 0).unwrap_err();
-        q.learn(500.0, 0, seen);
-        q.lower(200.0);
-        assert!(q.check(199.0, 0).is_ok() && q.check(200.0, 0).is_err());
-        q.lower(300.0);
-        assert!(q.check(250.0, 0).is_err(), "a later time never raises it");
-
-        // A sweep reads the database, a write lands meanwhile, then the sweep reports.
-        let seen = q.check(250.0, 0).unwrap_err();
-        q.lower(260.0);
-        q.learn(1_000.0, 0, seen);
-        assert!(q.check(250.0, 0).is_err(), "what the sweep saw may miss that write");
-
-        q.learn(1_000.0, 0, q.check(250.0, 0).unwrap_err());
-        q.forget();
-        assert!(q.check(250.0, 0).is_err());
-    }
 }

@@ -66,19 +66,27 @@ pub fn alias_arn(ctx: &Ctx, alias: &str) -> String {
 }
 
 /// Keys whose deletion date has passed on the emulator clock are deleted (with their aliases).
-/// Runs before every KMS operation, so it first looks with a read: the delete, which takes the
-/// database's write lock, happens only when a key is actually due.
+/// Runs before every KMS operation, so it first looks with a read (the delete, which takes the
+/// writer's turn, happens only when a key is actually due), and before the first deletion date
+/// it knows of ([`Emu::kms_deletions`]) not even that.
+///
+/// [`Emu::kms_deletions`]: crate::state::Emu::kms_deletions
 pub async fn sweep(ctx: &Ctx) -> Result<()> {
-    const DUE: &str = "key_state = 'PendingDeletion' AND deletion_date <= ?";
     let now = ctx.epoch();
-    let pool = ctx.store().pool();
-    let due =
-        sqlx::query(&format!("SELECT 1 FROM kms_keys WHERE {DUE} LIMIT 1")).bind(now).fetch_optional(pool).await?;
-    if due.is_some() {
-        sqlx::query(&format!("DELETE FROM kms_keys WHERE {DUE}"))
-            .bind(now)
-            .execute(&mut *ctx.store().turn().await?)
+    let generation = ctx.store().generation();
+    let Err(seen) = ctx.emu.kms_deletions.check(now, generation) else { return Ok(()) };
+    let first: Option<f64> =
+        sqlx::query_scalar("SELECT MIN(deletion_date) FROM kms_keys WHERE key_state = 'PendingDeletion'")
+            .fetch_one(ctx.store().pool())
             .await?;
+    match first {
+        Some(date) if date <= now => {
+            sqlx::query("DELETE FROM kms_keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ?")
+                .bind(now)
+                .execute(&mut *ctx.store().turn().await?)
+                .await?;
+        }
+        _ => ctx.emu.kms_deletions.learn(first.unwrap_or(f64::INFINITY), generation, seen),
     }
     Ok(())
 }
@@ -441,8 +449,7 @@ pub async fn create_key(ctx: &Ctx, input: CreateKeyInput) -> Result<KeyMetadataO
         key.policy = p;
     }
     key.tags = input.tags;
-    let mut conn = ctx.store().pool().acquire().await?;
-    insert(&mut conn, &key).await?;
+    insert(&mut *ctx.store().turn().await?, &key).await?;
     Ok(KeyMetadataOutput { key_metadata: metadata(ctx, &key) })
 }
 
@@ -555,6 +562,7 @@ pub async fn schedule_key_deletion(ctx: &Ctx, input: ScheduleInput) -> Result<Sc
     }
     let when = ctx.epoch() + (days * 86_400) as f64;
     set_state(ctx, &key, "PendingDeletion", Some((when, days))).await?;
+    ctx.emu.kms_deletions.lower(when);
     Ok(ScheduleOutput {
         key_id: key.arn,
         deletion_date: when,
