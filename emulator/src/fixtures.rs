@@ -375,7 +375,7 @@ async fn load_key(ctx: &Ctx, spec: &KmsKeySpec) -> Result<(), String> {
             key.material = bytes;
         }
         let mut turn = ctx.store().turn().await.map_err(|e| e.to_string())?;
-        keys::insert(&mut *turn, &key).await.map_err(|e| e.message)?;
+        keys::insert(&mut turn, &key).await.map_err(|e| e.message)?;
         key.key_id
     };
     for alias in &spec.aliases {
