@@ -151,11 +151,7 @@ impl Store {
     /// Begins a write transaction (`BEGIN IMMEDIATE`) once no other one is open in this process.
     /// Never call it while holding another: the second would wait for the first forever.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let mut writer = self.writer.clone().lock_owned().await;
-        writer.finish_abandoned().await;
-        if writer.conn.is_none() {
-            return Err(sqlx::Error::PoolClosed);
-        }
+        let mut writer = self.writer_turn().await?;
         // Marked open before the statement is sent: were this future dropped while it runs,
         // the next writer still rolls back whatever it began.
         writer.open = true;
@@ -173,12 +169,17 @@ impl Store {
     /// 5… ms) until the other lets go — with the writer's turn, and so every queued writer,
     /// held meanwhile. Never call it while holding a turn or a [`WriteTx`].
     pub async fn turn(&self) -> Result<Turn, sqlx::Error> {
+        Ok(Turn { writer: self.writer_turn().await? })
+    }
+
+    /// Waits for the writer's turn, with no transaction left open on its connection.
+    async fn writer_turn(&self) -> Result<tokio::sync::OwnedMutexGuard<Writer>, sqlx::Error> {
         let mut writer = self.writer.clone().lock_owned().await;
         writer.finish_abandoned().await;
         if writer.conn.is_none() {
             return Err(sqlx::Error::PoolClosed);
         }
-        Ok(Turn { writer })
+        Ok(writer)
     }
 
     /// Deletes every row of every table (schema stays).
